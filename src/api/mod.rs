@@ -1,0 +1,586 @@
+//! The HTTP surface: routes, the request-context middleware (request id,
+//! gateway-key auth), and handlers that hand parsed requests to the pipeline
+//! and turn its outcome into JSON or SSE responses with decision headers.
+//! Handlers hold no routing logic; errors become responses only in `error`.
+
+mod error;
+
+pub use error::ApiError;
+
+use crate::app::AppState;
+use crate::classify::Floor;
+use crate::config::{BackendId, Config};
+use crate::openai::{ChatRequest, EmbeddingsRequest};
+use crate::pipeline::{self, Assessment, Inputs};
+use crate::providers::{self, Call, Forward, Limits, Reply};
+use crate::route::{Decision, Endpoint};
+use crate::types::Level;
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use secrecy::ExposeSecret;
+use serde_json::json;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+pub const H_REQUEST_ID: HeaderName = HeaderName::from_static("x-airlock-request-id");
+pub const H_TIER: HeaderName = HeaderName::from_static("x-airlock-tier");
+pub const H_BACKEND: HeaderName = HeaderName::from_static("x-airlock-backend");
+pub const H_MODEL: HeaderName = HeaderName::from_static("x-airlock-model");
+pub const H_SENSITIVITY: HeaderName = HeaderName::from_static("x-airlock-sensitivity");
+pub const H_RULE: HeaderName = HeaderName::from_static("x-airlock-rule");
+pub const H_MIN_SENSITIVITY: &str = "x-airlock-min-sensitivity";
+
+/// Per-request context set by the middleware.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    pub request_id: String,
+    /// Index into `config.keys` of the key that authenticated the request.
+    pub key: Option<usize>,
+    pub started: Instant,
+}
+
+pub fn router(state: Arc<AppState>) -> Router {
+    let limit = state.config.server.max_body_bytes;
+    let v1 = Router::new()
+        .route("/v1/chat/completions", post(chat))
+        .route("/v1/embeddings", post(embeddings))
+        .route("/v1/models", get(models))
+        .route("/v1/airlock/explain", post(explain))
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(middleware::from_fn_with_state(state.clone(), context));
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .merge(v1)
+        .fallback(|| async { ApiError::NotFound })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .with_state(state)
+}
+
+fn request_id(headers: &HeaderMap) -> String {
+    if let Some(v) = headers.get("x-request-id").and_then(|v| v.to_str().ok())
+        && !v.is_empty()
+        && v.len() <= 128
+        && v.bytes().all(|b| b.is_ascii_graphic())
+    {
+        return v.to_owned();
+    }
+    let n: u128 = rand::random();
+    format!("{n:032x}")
+}
+
+/// Compares without an early exit, so timing says nothing of the key.
+fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn presented_key(headers: &HeaderMap) -> Option<&str> {
+    if let Some(v) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+        let v = v.trim();
+        if v.len() > 7 && v[..7].eq_ignore_ascii_case("bearer ") {
+            return Some(v[7..].trim());
+        }
+    }
+    headers.get("x-api-key").and_then(|v| v.to_str().ok()).map(str::trim)
+}
+
+fn authenticate(config: &Config, headers: &HeaderMap) -> Result<Option<usize>, ApiError> {
+    if !config.auth_required() {
+        return Ok(None);
+    }
+    let presented = presented_key(headers).ok_or(ApiError::InvalidApiKey)?;
+    let mut found = None;
+    for (i, k) in config.keys.iter().enumerate() {
+        if let Some(s) = &k.secret
+            && same_secret(s.expose_secret().as_bytes(), presented.as_bytes())
+        {
+            found = Some(i);
+        }
+    }
+    found.map(Some).ok_or(ApiError::InvalidApiKey)
+}
+
+async fn context(State(app): State<Arc<AppState>>, mut req: Request, next: Next) -> Response {
+    let id = request_id(req.headers());
+    let mut resp = match authenticate(&app.config, req.headers()) {
+        Ok(key) => {
+            req.extensions_mut().insert(Ctx {
+                request_id: id.clone(),
+                key,
+                started: Instant::now(),
+            });
+            next.run(req).await
+        }
+        Err(e) => {
+            tracing::info!(request_id = %id, "rejected: invalid or missing gateway key");
+            e.into_response()
+        }
+    };
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        resp.headers_mut().insert(H_REQUEST_ID, v);
+    }
+    resp
+}
+
+fn body_bytes(app: &AppState, body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    body.map_err(|rej| {
+        if rej.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::RequestTooLarge {
+                limit: app.config.server.max_body_bytes,
+            }
+        } else {
+            ApiError::InvalidRequest {
+                message: format!("cannot read the request body: {}", rej.body_text()),
+                param: None,
+            }
+        }
+    })
+}
+
+fn floors(app: &AppState, ctx: &Ctx, headers: &HeaderMap) -> Result<Vec<Floor>, ApiError> {
+    let mut out = Vec::new();
+    if let Some(v) = headers.get(H_MIN_SENSITIVITY) {
+        let level = v.to_str().ok().and_then(Level::parse).ok_or_else(|| {
+            ApiError::InvalidRequest {
+                message: format!(
+                    "header {H_MIN_SENSITIVITY} must be public, internal, confidential or restricted"
+                ),
+                param: Some(H_MIN_SENSITIVITY.into()),
+            }
+        })?;
+        out.push(Floor::Header(level));
+    }
+    if let Some(l) = ctx.key.and_then(|i| app.config.keys[i].min_level) {
+        out.push(Floor::Key(l));
+    }
+    Ok(out)
+}
+
+fn key_name<'a>(app: &'a AppState, ctx: &Ctx) -> Option<&'a str> {
+    ctx.key.map(|i| app.config.keys[i].name.as_str())
+}
+
+fn forward(ctx: &Ctx, headers: &HeaderMap) -> Forward {
+    let get = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| v.len() <= 512)
+            .map(str::to_owned)
+    };
+    Forward {
+        request_id: ctx.request_id.clone(),
+        traceparent: get("traceparent"),
+        tracestate: get("tracestate"),
+    }
+}
+
+fn limits(config: &Config) -> Limits {
+    Limits {
+        timeouts: config.timeouts,
+        max_response_bytes: config.server.max_response_bytes,
+        max_event_bytes: config.server.max_event_bytes,
+    }
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn set(headers: &mut HeaderMap, name: HeaderName, value: &str) {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        headers.insert(name, v);
+    }
+}
+
+/// An error answer that still says what airlock decided about the request.
+fn error_with(e: ApiError, a: Option<&Assessment>) -> Response {
+    let mut resp = e.into_response();
+    if let Some(a) = a {
+        set(resp.headers_mut(), H_SENSITIVITY, a.sensitivity.level.as_str());
+    }
+    resp
+}
+
+fn assess_state(app: &AppState) -> impl Fn(BackendId) -> crate::route::BackendState + '_ {
+    move |id| app.health.state(id)
+}
+
+async fn chat(
+    State(app): State<Arc<AppState>>,
+    Extension(ctx): Extension<Ctx>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let body = match body_bytes(&app, body) {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
+    let req = match ChatRequest::parse(&body) {
+        Ok(r) => r,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    drop(body);
+    let floors = match floors(&app, &ctx, &headers) {
+        Ok(f) => f,
+        Err(e) => return e.into_response(),
+    };
+    let (segments, unscannable) = req.segments();
+    let a = pipeline::assess(
+        &app.config,
+        &app.scanner,
+        &Inputs {
+            endpoint: Endpoint::Chat,
+            model: &req.model,
+            segments: &segments,
+            unscannable,
+            has_tools: req.has_tools,
+            max_tokens: req.max_tokens,
+            floors: &floors,
+            key: key_name(&app, &ctx),
+        },
+        &assess_state(&app),
+    );
+    drop(segments);
+    app.task_counts[a.complexity.task as usize].fetch_add(1, Ordering::Relaxed);
+    let decision = match &a.decision {
+        Ok(d) => d,
+        Err(e) => {
+            log_outcome(&ctx, &a, None, e_status(&ApiError::from(e.clone())));
+            return error_with(e.clone().into(), Some(&a));
+        }
+    };
+    let fwd = forward(&ctx, &headers);
+    let mut last: Option<providers::DispatchError> = None;
+    for target in &decision.candidates {
+        let backend = app.config.backend(target.backend);
+        let call = Call {
+            backend,
+            model: &target.model,
+            forward: &fwd,
+            limits: limits(&app.config),
+            created: unix_now(),
+        };
+        match providers::chat(&app.http, &call, &req).await {
+            Ok(reply) => {
+                app.health.mark(target.backend, true);
+                let mut resp = match reply {
+                    Reply::Json(bytes) => {
+                        ([(header::CONTENT_TYPE, "application/json")], bytes).into_response()
+                    }
+                    Reply::Stream(stream) => (
+                        [
+                            (header::CONTENT_TYPE, "text/event-stream"),
+                            (header::CACHE_CONTROL, "no-cache"),
+                            (HeaderName::from_static("x-accel-buffering"), "no"),
+                        ],
+                        Body::from_stream(stream),
+                    )
+                        .into_response(),
+                };
+                decision_headers(resp.headers_mut(), &app.config, &a, decision, target);
+                log_outcome(&ctx, &a, Some((&app.config, target)), 200);
+                return resp;
+            }
+            Err(e) => {
+                if e.marks_down() {
+                    app.health.mark(target.backend, false);
+                }
+                tracing::warn!(request_id = %ctx.request_id, backend = %backend.name, error = %e, retryable = e.is_retryable(), "backend call failed");
+                let retry = e.is_retryable();
+                last = Some(e);
+                if !retry {
+                    break;
+                }
+            }
+        }
+    }
+    let err = last.map(ApiError::from).unwrap_or(ApiError::NoEligibleBackend {
+        message: "no eligible backend".into(),
+    });
+    log_outcome(&ctx, &a, None, e_status(&err));
+    error_with(err, Some(&a))
+}
+
+fn e_status(e: &ApiError) -> u16 {
+    e.status().as_u16()
+}
+
+fn decision_headers(
+    h: &mut HeaderMap,
+    config: &Config,
+    a: &Assessment,
+    d: &Decision,
+    target: &crate::config::Target,
+) {
+    let b = config.backend(target.backend);
+    set(h, H_TIER, b.tier.as_str());
+    set(h, H_BACKEND, &b.name);
+    set(h, H_MODEL, &target.model);
+    set(h, H_SENSITIVITY, a.sensitivity.level.as_str());
+    set(h, H_RULE, &d.rule);
+}
+
+fn log_outcome(
+    ctx: &Ctx,
+    a: &Assessment,
+    served: Option<(&Config, &crate::config::Target)>,
+    status: u16,
+) {
+    let (backend, tier, model) = served
+        .map(|(c, t)| {
+            let b = c.backend(t.backend);
+            (b.name.as_str(), b.tier.as_str(), t.model.as_str())
+        })
+        .unwrap_or(("-", "-", "-"));
+    let rule = a.decision.as_ref().map(|d| d.rule.as_str()).unwrap_or("-");
+    tracing::info!(
+        request_id = %ctx.request_id,
+        level = a.sensitivity.level.as_str(),
+        findings = a.sensitivity.findings.len(),
+        task = a.complexity.task.as_str(),
+        complexity = a.complexity.score,
+        rule,
+        backend,
+        tier,
+        model,
+        status,
+        elapsed_us = ctx.started.elapsed().as_micros() as u64,
+        "request"
+    );
+}
+
+async fn embeddings(
+    State(app): State<Arc<AppState>>,
+    Extension(ctx): Extension<Ctx>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let body = match body_bytes(&app, body) {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
+    let req = match EmbeddingsRequest::parse(&body) {
+        Ok(r) => r,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let floors = match floors(&app, &ctx, &headers) {
+        Ok(f) => f,
+        Err(e) => return e.into_response(),
+    };
+    let (segments, unscannable) = req.segments();
+    let a = pipeline::assess(
+        &app.config,
+        &app.scanner,
+        &Inputs {
+            endpoint: Endpoint::Embeddings,
+            model: &req.model,
+            segments: &segments,
+            unscannable,
+            has_tools: false,
+            max_tokens: None,
+            floors: &floors,
+            key: key_name(&app, &ctx),
+        },
+        &assess_state(&app),
+    );
+    drop(segments);
+    app.task_counts[a.complexity.task as usize].fetch_add(1, Ordering::Relaxed);
+    let decision = match &a.decision {
+        Ok(d) => d,
+        Err(e) => {
+            log_outcome(&ctx, &a, None, e_status(&ApiError::from(e.clone())));
+            return error_with(e.clone().into(), Some(&a));
+        }
+    };
+    let fwd = forward(&ctx, &headers);
+    let mut last = None;
+    // Vectors from different models are incompatible: only the same model on
+    // another backend could stand in, so the candidates are tried as decided.
+    for target in &decision.candidates {
+        let call = Call {
+            backend: app.config.backend(target.backend),
+            model: &target.model,
+            forward: &fwd,
+            limits: limits(&app.config),
+            created: unix_now(),
+        };
+        match providers::embeddings(&app.http, &call, &req).await {
+            Ok(bytes) => {
+                app.health.mark(target.backend, true);
+                let mut resp =
+                    ([(header::CONTENT_TYPE, "application/json")], bytes).into_response();
+                decision_headers(resp.headers_mut(), &app.config, &a, decision, target);
+                log_outcome(&ctx, &a, Some((&app.config, target)), 200);
+                return resp;
+            }
+            Err(e) => {
+                if e.marks_down() {
+                    app.health.mark(target.backend, false);
+                }
+                tracing::warn!(request_id = %ctx.request_id, backend = %call.backend.name, error = %e, "backend call failed");
+                let retry = e.is_retryable();
+                last = Some(e);
+                if !retry {
+                    break;
+                }
+            }
+        }
+    }
+    let err = last.map(ApiError::from).unwrap_or(ApiError::NoEligibleBackend {
+        message: "no eligible backend".into(),
+    });
+    log_outcome(&ctx, &a, None, e_status(&err));
+    error_with(err, Some(&a))
+}
+
+async fn explain(
+    State(app): State<Arc<AppState>>,
+    Extension(ctx): Extension<Ctx>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let body = match body_bytes(&app, body) {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
+    let req = match ChatRequest::parse(&body) {
+        Ok(r) => r,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let floors = match floors(&app, &ctx, &headers) {
+        Ok(f) => f,
+        Err(e) => return e.into_response(),
+    };
+    let (segments, unscannable) = req.segments();
+    let a = pipeline::assess(
+        &app.config,
+        &app.scanner,
+        &Inputs {
+            endpoint: Endpoint::Chat,
+            model: &req.model,
+            segments: &segments,
+            unscannable,
+            has_tools: req.has_tools,
+            max_tokens: req.max_tokens,
+            floors: &floors,
+            key: key_name(&app, &ctx),
+        },
+        &assess_state(&app),
+    );
+    let mut doc = pipeline::explain_json(&app.config, &a);
+    doc["request_id"] = json!(ctx.request_id);
+    doc["volume"] = json!({
+        "task": a.complexity.task.as_str(),
+        "task_requests": app.task_counts[a.complexity.task as usize].load(Ordering::Relaxed),
+    });
+    Json(doc).into_response()
+}
+
+async fn models(State(app): State<Arc<AppState>>) -> Response {
+    let c = &app.config;
+    let entry = |id: &str, owner: &str| {
+        json!({"id": id, "object": "model", "created": 0, "owned_by": owner})
+    };
+    let mut data = vec![entry(crate::config::AUTO_MODEL, "airlock")];
+    for p in &c.pools {
+        data.push(entry(&p.name, "airlock"));
+    }
+    for (i, b) in c.backends.iter().enumerate() {
+        if !b.is_configured() {
+            continue;
+        }
+        let mut names = b.models.clone();
+        if names.is_empty() {
+            names = app.health.discovered(BackendId(i));
+        }
+        for m in names {
+            data.push(entry(&format!("{}/{m}", b.name), &b.name));
+        }
+    }
+    Json(json!({"object": "list", "data": data})).into_response()
+}
+
+async fn healthz() -> Response {
+    Json(json!({"status": "ok"})).into_response()
+}
+
+async fn readyz(State(app): State<Arc<AppState>>) -> Response {
+    let c = &app.config;
+    let mut up = 0;
+    let mut configured = 0;
+    let backends: Vec<_> = c
+        .backends
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            let s = app.health.state(BackendId(i));
+            if s == crate::route::BackendState::Up {
+                up += 1;
+            }
+            if b.is_configured() {
+                configured += 1;
+            }
+            json!({"name": b.name, "tier": b.tier.as_str(), "state": s.as_str()})
+        })
+        .collect();
+    let status = if up == 0 {
+        "unready"
+    } else if up == configured {
+        "ready"
+    } else {
+        "degraded"
+    };
+    let code = if up == 0 {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    };
+    (code, Json(json!({"status": status, "backends": backends}))).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_and_x_api_key_are_accepted() {
+        let mut h = HeaderMap::new();
+        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer abc"));
+        assert_eq!(presented_key(&h), Some("abc"));
+        let mut h = HeaderMap::new();
+        h.insert("x-api-key", HeaderValue::from_static("xyz"));
+        assert_eq!(presented_key(&h), Some("xyz"));
+        assert_eq!(presented_key(&HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn request_ids_are_sanitised() {
+        let mut h = HeaderMap::new();
+        h.insert("x-request-id", HeaderValue::from_static("abc-123"));
+        assert_eq!(request_id(&h), "abc-123");
+        h.insert("x-request-id", HeaderValue::from_static("has space"));
+        assert_ne!(request_id(&h), "has space");
+        assert_eq!(request_id(&HeaderMap::new()).len(), 32);
+    }
+
+    #[test]
+    fn secret_compare() {
+        assert!(same_secret(b"abc", b"abc"));
+        assert!(!same_secret(b"abc", b"abd"));
+        assert!(!same_secret(b"abc", b"ab"));
+    }
+}

@@ -1,0 +1,99 @@
+//! The running gateway: `App::build(config)` binds the listener and builds the
+//! shared state; `App::run(shutdown)` serves until the shutdown future
+//! resolves, then drains in-flight requests. `main` and the tests run the
+//! same `App`.
+
+use crate::classify::Task;
+use crate::classify::sensitivity::Scanner;
+use crate::config::Config;
+use crate::health::Health;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// State shared by every request.
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub scanner: Scanner,
+    pub http: reqwest::Client,
+    pub health: Arc<Health>,
+    /// Requests seen per task kind since start (the in-process volume counters).
+    pub task_counts: [AtomicU64; Task::ALL.len()],
+}
+
+impl AppState {
+    pub fn new(config: Config) -> std::io::Result<AppState> {
+        let http = crate::providers::client(&config.timeouts).map_err(std::io::Error::other)?;
+        let health = Arc::new(Health::new(&config));
+        Ok(AppState {
+            config: Arc::new(config),
+            scanner: Scanner::new(),
+            http,
+            health,
+            task_counts: std::array::from_fn(|_| AtomicU64::new(0)),
+        })
+    }
+}
+
+pub struct App {
+    listener: TcpListener,
+    state: Arc<AppState>,
+}
+
+impl App {
+    /// Binds `server.listen` and prepares the state. Nothing is probed yet.
+    pub async fn build(config: Config) -> std::io::Result<App> {
+        let listener = TcpListener::bind(config.server.listen).await?;
+        let state = Arc::new(AppState::new(config)?);
+        Ok(App { listener, state })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    pub fn state(&self) -> Arc<AppState> {
+        self.state.clone()
+    }
+
+    /// Serves until `shutdown` resolves, then stops accepting and lets
+    /// in-flight requests finish within `server.shutdown_grace`.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let probes = tokio::spawn(crate::health::run_probes(
+            self.state.config.clone(),
+            self.state.health.clone(),
+            self.state.http.clone(),
+            stop_rx.clone(),
+        ));
+        let grace = self.state.config.server.shutdown_grace;
+        let router = crate::api::router(self.state.clone());
+        let mut drain_rx = stop_rx.clone();
+        let serve = axum::serve(self.listener, router).with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = stop_tx.send(true);
+        });
+        let serve = async move {
+            let handle = tokio::spawn(async move { serve.await });
+            let mut handle = handle;
+            tokio::select! {
+                r = &mut handle => return r.map_err(std::io::Error::other)?,
+                _ = drain_rx.changed() => {}
+            }
+            match tokio::time::timeout(grace, &mut handle).await {
+                Ok(r) => r.map_err(std::io::Error::other)?,
+                Err(_) => {
+                    tracing::warn!(grace_ms = grace.as_millis() as u64, "shutdown grace expired; dropping open connections");
+                    handle.abort();
+                    Ok(())
+                }
+            }
+        };
+        let result = serve.await;
+        probes.abort();
+        result
+    }
+}

@@ -1,0 +1,180 @@
+//! Classification of one request, in process and without network: which
+//! sensitive data it carries (and so its level) and how hard it is. The
+//! detectors live in `sensitivity`, the scorer in `complexity`. Findings
+//! carry kinds and byte offsets, never the matched text.
+
+pub mod complexity;
+pub mod sensitivity;
+
+pub use complexity::{Complexity, Shape, Task};
+
+use crate::config::Policy;
+use crate::openai::{Field, Segment, Unscannable};
+use crate::types::Level;
+use sensitivity::{Category, Kind, Match, Scanner};
+
+/// One detected item; offsets are bytes into the original string of
+/// `messages[message]` (its content part `part`, or the `field` named).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    pub kind: Kind,
+    pub category: Category,
+    pub level: Level,
+    pub message: usize,
+    pub part: Option<usize>,
+    pub field: Field,
+    pub start: usize,
+    pub end: usize,
+}
+
+/// Why a request has the level it has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Floor {
+    /// The `x-airlock-min-sensitivity` header.
+    Header(Level),
+    /// The gateway key's `min_sensitivity`.
+    Key(Level),
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct SensitivityReport {
+    pub level: Level,
+    pub findings: Vec<Finding>,
+    pub unscannable: Unscannable,
+    /// The level content that could not be scanned counts as, when there was some.
+    pub unscannable_level: Option<Level>,
+    pub floors: Vec<Floor>,
+}
+
+/// Scans every segment and derives the request's level: the highest of its
+/// findings, its unscannable content and the floors a caller set.
+pub fn sensitivity(
+    scanner: &Scanner,
+    policy: &Policy,
+    segments: &[Segment<'_>],
+    unscannable: Unscannable,
+    floors: &[Floor],
+) -> SensitivityReport {
+    let mut findings = Vec::new();
+    let mut matches: Vec<Match> = Vec::new();
+    let mut level = Level::Public;
+    for seg in segments {
+        matches.clear();
+        scanner.scan(seg.text, &mut matches);
+        for m in &matches {
+            let category = m.kind.category();
+            let l = policy.category_level(category);
+            level = level.max(l);
+            findings.push(Finding {
+                kind: m.kind,
+                category,
+                level: l,
+                message: seg.message,
+                part: seg.part,
+                field: seg.field,
+                start: m.start,
+                end: m.end,
+            });
+        }
+    }
+    let unscannable_level = unscannable.any().then_some(policy.unscannable);
+    if let Some(l) = unscannable_level {
+        level = level.max(l);
+    }
+    for f in floors {
+        let (Floor::Header(l) | Floor::Key(l)) = *f;
+        level = level.max(l);
+    }
+    SensitivityReport {
+        level,
+        findings,
+        unscannable,
+        unscannable_level,
+        floors: floors.to_vec(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::openai::Role;
+
+    fn seg(text: &str) -> Segment<'_> {
+        Segment {
+            message: 1,
+            part: Some(2),
+            field: Field::Content,
+            role: Role::User,
+            text,
+        }
+    }
+
+    fn policy() -> Policy {
+        Policy {
+            on_violation: crate::config::OnViolation::Reroute,
+            unscannable: Level::Confidential,
+            levels: Policy::default_levels(),
+            categories: Policy::default_categories(),
+        }
+    }
+
+    #[test]
+    fn no_findings_is_public() {
+        let r = sensitivity(
+            &Scanner::new(),
+            &policy(),
+            &[seg("hello world")],
+            Unscannable::default(),
+            &[],
+        );
+        assert_eq!(r.level, Level::Public);
+        assert!(r.findings.is_empty());
+    }
+
+    #[test]
+    fn finding_sets_level_and_offsets() {
+        let text = "write to jane.doe@example.com today";
+        let r = sensitivity(
+            &Scanner::new(),
+            &policy(),
+            &[seg(text)],
+            Unscannable::default(),
+            &[],
+        );
+        assert_eq!(r.level, Level::Confidential);
+        let f = &r.findings[0];
+        assert_eq!((f.message, f.part), (1, Some(2)));
+        assert_eq!(&text[f.start..f.end], "jane.doe@example.com");
+    }
+
+    #[test]
+    fn floors_raise_never_lower() {
+        let r = sensitivity(
+            &Scanner::new(),
+            &policy(),
+            &[seg("mail jane.doe@example.com")],
+            Unscannable::default(),
+            &[Floor::Header(Level::Internal)],
+        );
+        assert_eq!(r.level, Level::Confidential);
+        let r = sensitivity(
+            &Scanner::new(),
+            &policy(),
+            &[seg("hi")],
+            Unscannable::default(),
+            &[Floor::Key(Level::Restricted)],
+        );
+        assert_eq!(r.level, Level::Restricted);
+    }
+
+    #[test]
+    fn unscannable_content_counts_as_configured_level() {
+        let un = Unscannable {
+            images: 1,
+            ..Default::default()
+        };
+        let r = sensitivity(&Scanner::new(), &policy(), &[seg("hi")], un, &[]);
+        assert_eq!(r.level, Level::Confidential);
+        assert_eq!(r.unscannable_level, Some(Level::Confidential));
+    }
+}

@@ -1,0 +1,638 @@
+//! Turns `RawConfig` into the trusted `Config`: every name resolved to an
+//! index, every level and tier parsed, every secret read from its source.
+//! Errors name the exact key (`backends[1].base_url`) and say why; all of
+//! them are collected, not just the first. Nothing here does network I/O.
+
+use super::raw::{RawBackend, RawConfig, RawRule};
+use super::*;
+use crate::classify::Task;
+use crate::classify::sensitivity::Category;
+use secrecy::SecretString;
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+/// One problem with a config, tied to the key it is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigIssue {
+    pub key: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for ConfigIssue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.key, self.message)
+    }
+}
+
+struct Checker {
+    errors: Vec<ConfigIssue>,
+    warnings: Vec<ConfigIssue>,
+}
+
+impl Checker {
+    fn err(&mut self, key: impl Into<String>, message: impl Into<String>) {
+        self.errors.push(ConfigIssue {
+            key: key.into(),
+            message: message.into(),
+        });
+    }
+    fn warn(&mut self, key: impl Into<String>, message: impl Into<String>) {
+        self.warnings.push(ConfigIssue {
+            key: key.into(),
+            message: message.into(),
+        });
+    }
+    fn level(&mut self, key: &str, value: &str) -> Option<Level> {
+        let level = Level::parse(value);
+        if level.is_none() {
+            self.err(
+                key,
+                format!(
+                    "unknown sensitivity level {value:?} (expected public, internal, confidential or restricted)"
+                ),
+            );
+        }
+        level
+    }
+    fn millis(&mut self, key: &str, ms: u64) -> Duration {
+        if ms == 0 {
+            self.err(key, "must be greater than 0");
+        }
+        Duration::from_millis(ms)
+    }
+}
+
+pub(super) fn check(raw: RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Checked {
+    let mut c = Checker {
+        errors: Vec::new(),
+        warnings: Vec::new(),
+    };
+
+    let server = check_server(&mut c, &raw);
+    let timeouts = Timeouts {
+        connect: c.millis("timeouts.connect_ms", raw.timeouts.connect_ms),
+        first_byte: c.millis("timeouts.first_byte_ms", raw.timeouts.first_byte_ms),
+        idle: c.millis("timeouts.idle_ms", raw.timeouts.idle_ms),
+        total: c.millis("timeouts.total_ms", raw.timeouts.total_ms),
+    };
+    let health = HealthSettings {
+        interval: c.millis("health.interval_ms", raw.health.interval_ms),
+        timeout: c.millis("health.timeout_ms", raw.health.timeout_ms),
+    };
+    let policy = check_policy(&mut c, &raw);
+
+    let mut backends = Vec::with_capacity(raw.backends.len());
+    let mut by_name: HashMap<String, BackendId> = HashMap::new();
+    for (i, b) in raw.backends.iter().enumerate() {
+        if let Some(backend) = check_backend(&mut c, i, b, env) {
+            if by_name.contains_key(&backend.name) {
+                c.err(
+                    format!("backends[{i}].name"),
+                    format!("duplicate backend name {:?}", backend.name),
+                );
+                continue;
+            }
+            by_name.insert(backend.name.clone(), BackendId(backends.len()));
+            backends.push(backend);
+        }
+    }
+    if raw.backends.is_empty() {
+        c.err("backends", "at least one backend is required");
+    }
+
+    let pools = check_pools(&mut c, &raw.pools, &backends, &by_name);
+    let pool_ids: HashMap<&str, PoolId> = pools
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.name.as_str(), PoolId(i)))
+        .collect();
+
+    let mut rules = Vec::with_capacity(raw.rules.len());
+    for (i, r) in raw.rules.iter().enumerate() {
+        if let Some(rule) = check_rule(&mut c, i, r, &pool_ids) {
+            rules.push(rule);
+        }
+    }
+    if raw.rules.is_empty() {
+        c.warn(
+            "rules",
+            "no rules: requests for model \"auto\" will find no pool",
+        );
+    }
+    if let Some(pos) = rules.iter().position(|r| r.when.is_always()) {
+        for later in &rules[pos + 1..] {
+            c.warn(
+                format!("rules[{}]", rules_index(&raw.rules, &later.name)),
+                format!(
+                    "rule {:?} is never reached: rule {:?} before it always matches",
+                    later.name, rules[pos].name
+                ),
+            );
+        }
+    }
+
+    let mut keys = Vec::new();
+    let mut key_names = BTreeMap::new();
+    for (i, k) in raw.keys.iter().enumerate() {
+        let base = format!("keys[{i}]");
+        if k.name.trim().is_empty() {
+            c.err(format!("{base}.name"), "must not be empty");
+        }
+        if key_names.insert(k.name.clone(), i).is_some() {
+            c.err(
+                format!("{base}.name"),
+                format!("duplicate key name {:?}", k.name),
+            );
+        }
+        let secret = match read_secret(
+            &mut c,
+            &base,
+            "key_env",
+            "key_file",
+            k.key_env.as_deref(),
+            k.key_file.as_deref(),
+            env,
+        ) {
+            SecretSource::Present(s) => Some(s),
+            SecretSource::NotDeclared => {
+                c.err(
+                    format!("{base}.key_env"),
+                    "a gateway key needs key_env or key_file",
+                );
+                None
+            }
+            SecretSource::Missing(why) => {
+                c.warn(
+                    format!("{base}.key_env"),
+                    format!("{why}; this key cannot authenticate anyone"),
+                );
+                None
+            }
+        };
+        let min_level = k
+            .min_sensitivity
+            .as_deref()
+            .and_then(|v| c.level(&format!("{base}.min_sensitivity"), v));
+        keys.push(GatewayKey {
+            name: k.name.clone(),
+            secret,
+            min_level,
+        });
+    }
+
+    if keys.is_empty() && !server.allow_unauthenticated && !server.listen.ip().is_loopback() {
+        c.err(
+            "server.listen",
+            format!(
+                "{} is not a loopback address and no [[keys]] are configured; \
+                 set server.allow_unauthenticated = true to serve without keys (sidecar use)",
+                server.listen
+            ),
+        );
+    }
+
+    for (i, b) in backends.iter().enumerate() {
+        if let KeyState::Missing(why) = &b.key {
+            c.warn(
+                format!("backends[{i}]"),
+                format!("backend {:?} is unconfigured ({why}); it will never be called", b.name),
+            );
+        }
+    }
+
+    let config = Config {
+        server,
+        timeouts,
+        health,
+        policy,
+        backends,
+        pools,
+        rules,
+        keys,
+    };
+    Checked {
+        config,
+        errors: c.errors,
+        warnings: c.warnings,
+    }
+}
+
+fn rules_index(raw: &[RawRule], name: &str) -> usize {
+    raw.iter().position(|r| r.name == name).unwrap_or(0)
+}
+
+pub(super) struct Checked {
+    pub config: Config,
+    pub errors: Vec<ConfigIssue>,
+    pub warnings: Vec<ConfigIssue>,
+}
+
+fn check_server(c: &mut Checker, raw: &RawConfig) -> Server {
+    let s = &raw.server;
+    let listen = match s.listen.parse::<std::net::SocketAddr>() {
+        Ok(a) => a,
+        Err(e) => {
+            c.err(
+                "server.listen",
+                format!("{:?} is not an address like 127.0.0.1:8080 ({e})", s.listen),
+            );
+            std::net::SocketAddr::from(([127, 0, 0, 1], 8080))
+        }
+    };
+    let size = |c: &mut Checker, key: &str, v: u64| -> usize {
+        if v == 0 {
+            c.err(key, "must be greater than 0");
+        }
+        usize::try_from(v).unwrap_or(usize::MAX)
+    };
+    Server {
+        listen,
+        max_body_bytes: size(c, "server.max_body_bytes", s.max_body_bytes),
+        max_response_bytes: size(c, "server.max_response_bytes", s.max_response_bytes),
+        max_event_bytes: size(c, "server.max_event_bytes", s.max_event_bytes),
+        allow_unauthenticated: s.allow_unauthenticated,
+        shutdown_grace: Duration::from_millis(s.shutdown_grace_ms),
+    }
+}
+
+fn check_policy(c: &mut Checker, raw: &RawConfig) -> Policy {
+    let p = &raw.policy;
+    let on_violation = match p.on_violation.as_str() {
+        "reroute" => OnViolation::Reroute,
+        "reject" => OnViolation::Reject,
+        "redact" => {
+            c.err(
+                "policy.on_violation",
+                "\"redact\" is not available yet; use \"reroute\" or \"reject\"",
+            );
+            OnViolation::Reject
+        }
+        other => {
+            c.err(
+                "policy.on_violation",
+                format!("unknown value {other:?} (expected \"reroute\" or \"reject\")"),
+            );
+            OnViolation::Reject
+        }
+    };
+    let unscannable = c
+        .level("policy.unscannable", &p.unscannable)
+        .unwrap_or(Level::Restricted);
+
+    let mut levels = Policy::default_levels();
+    for (name, tiers) in &p.levels {
+        let key = format!("policy.levels.{name}");
+        let Some(level) = Level::parse(name) else {
+            c.err(
+                &key,
+                "unknown sensitivity level (expected public, internal, confidential or restricted)",
+            );
+            continue;
+        };
+        let mut set = TierSet::EMPTY;
+        for (j, t) in tiers.iter().enumerate() {
+            match parse_tier(t) {
+                Some(tier) => set.insert(tier),
+                None => c.err(
+                    format!("{key}[{j}]"),
+                    format!("unknown tier {t:?} (expected local, private_cloud or public_cloud)"),
+                ),
+            }
+        }
+        if set.is_empty() {
+            c.err(
+                &key,
+                "maps to no tier: every level must reach at least one tier",
+            );
+        }
+        levels[level.index()] = set;
+    }
+    // A higher level may never reach a tier that a lower level may not.
+    for pair in Level::ALL.windows(2) {
+        let (lower, higher) = (pair[0], pair[1]);
+        let (lo, hi) = (levels[lower.index()], levels[higher.index()]);
+        if !hi.is_subset_of(lo) {
+            for tier in hi.iter().filter(|t| !lo.contains(*t)) {
+                c.err(
+                    format!("policy.levels.{higher}"),
+                    format!(
+                        "level {higher} may reach tier {tier}, which the lower level {lower} may not; \
+                         a more sensitive level must reach a subset of the tiers of a less sensitive one"
+                    ),
+                );
+            }
+        }
+    }
+
+    let mut categories = Policy::default_categories();
+    for (name, value) in &p.categories {
+        let key = format!("policy.categories.{name}");
+        let Some(cat) = Category::ALL.into_iter().find(|c| c.as_str() == name) else {
+            c.err(
+                &key,
+                "unknown category (expected pii, phi, financial, secret, code, legal or custom)",
+            );
+            continue;
+        };
+        if let Some(level) = c.level(&key, value) {
+            categories[cat as usize] = level;
+        }
+    }
+
+    Policy {
+        on_violation,
+        unscannable,
+        levels,
+        categories,
+    }
+}
+
+pub(super) fn parse_tier(s: &str) -> Option<Tier> {
+    Tier::ALL.into_iter().find(|t| t.as_str() == s)
+}
+
+enum SecretSource {
+    NotDeclared,
+    Present(SecretString),
+    Missing(String),
+}
+
+fn read_secret(
+    c: &mut Checker,
+    base: &str,
+    env_key: &str,
+    file_key: &str,
+    env_name: Option<&str>,
+    file: Option<&str>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> SecretSource {
+    match (env_name, file) {
+        (Some(_), Some(_)) => {
+            c.err(
+                format!("{base}.{env_key}"),
+                format!("set only one of {env_key} and {file_key}"),
+            );
+            SecretSource::NotDeclared
+        }
+        (None, None) => SecretSource::NotDeclared,
+        (Some(var), None) => match env(var) {
+            Some(v) if !v.trim().is_empty() => {
+                SecretSource::Present(SecretString::from(v.trim().to_owned()))
+            }
+            _ => SecretSource::Missing(format!("environment variable {var} is not set")),
+        },
+        (None, Some(path)) => match std::fs::read_to_string(path) {
+            Ok(v) if !v.trim().is_empty() => {
+                SecretSource::Present(SecretString::from(v.trim().to_owned()))
+            }
+            Ok(_) => SecretSource::Missing(format!("key file {path} is empty")),
+            Err(e) => SecretSource::Missing(format!("key file {path} cannot be read ({e})")),
+        },
+    }
+}
+
+fn check_backend(
+    c: &mut Checker,
+    i: usize,
+    b: &RawBackend,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Option<Backend> {
+    let base = format!("backends[{i}]");
+    let mut ok = true;
+    if !valid_name(&b.name) {
+        c.err(
+            format!("{base}.name"),
+            format!(
+                "{:?} is not a valid backend name (letters, digits, '-', '_' and '.', no '/')",
+                b.name
+            ),
+        );
+        ok = false;
+    }
+    let protocol = match b.protocol.as_str() {
+        "openai" => Some(Protocol::OpenAi),
+        "ollama" => Some(Protocol::Ollama),
+        other => {
+            c.err(
+                format!("{base}.protocol"),
+                format!("unknown protocol {other:?} (expected \"openai\" or \"ollama\")"),
+            );
+            None
+        }
+    };
+    let tier = parse_tier(&b.tier);
+    if tier.is_none() {
+        c.err(
+            format!("{base}.tier"),
+            format!(
+                "unknown tier {:?} (expected local, private_cloud or public_cloud)",
+                b.tier
+            ),
+        );
+    }
+    let base_url = match url::Url::parse(&b.base_url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {
+            if u.query().is_some() || u.fragment().is_some() {
+                c.err(
+                    format!("{base}.base_url"),
+                    "must not contain a query or fragment",
+                );
+                ok = false;
+            }
+            b.base_url.trim_end_matches('/').to_owned()
+        }
+        Ok(u) => {
+            c.err(
+                format!("{base}.base_url"),
+                format!(
+                    "{:?} must be an http or https URL with a host (scheme is {:?})",
+                    b.base_url,
+                    u.scheme()
+                ),
+            );
+            ok = false;
+            String::new()
+        }
+        Err(e) => {
+            c.err(
+                format!("{base}.base_url"),
+                format!("{:?} is not a valid URL ({e})", b.base_url),
+            );
+            ok = false;
+            String::new()
+        }
+    };
+    let mut seen = std::collections::HashSet::new();
+    for (j, m) in b.models.iter().enumerate() {
+        if m.trim().is_empty() {
+            c.err(format!("{base}.models[{j}]"), "must not be empty");
+            ok = false;
+        } else if !seen.insert(m.as_str()) {
+            c.warn(
+                format!("{base}.models[{j}]"),
+                format!("model {m:?} is listed twice"),
+            );
+        }
+    }
+    let key = match read_secret(
+        c,
+        &base,
+        "api_key_env",
+        "api_key_file",
+        b.api_key_env.as_deref(),
+        b.api_key_file.as_deref(),
+        env,
+    ) {
+        SecretSource::NotDeclared => KeyState::NotNeeded,
+        SecretSource::Present(s) => KeyState::Present(s),
+        SecretSource::Missing(why) => KeyState::Missing(why),
+    };
+    let (Some(protocol), Some(tier), true) = (protocol, tier, ok) else {
+        return None;
+    };
+    Some(Backend {
+        name: b.name.clone(),
+        protocol,
+        base_url,
+        tier,
+        models: b.models.clone(),
+        key,
+    })
+}
+
+fn valid_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '-' | '_' | '.'))
+}
+
+fn check_pools(
+    c: &mut Checker,
+    raw: &BTreeMap<String, Vec<String>>,
+    backends: &[Backend],
+    by_name: &HashMap<String, BackendId>,
+) -> Vec<Pool> {
+    let mut pools = Vec::with_capacity(raw.len());
+    for (name, members) in raw {
+        let key = format!("pools.{name}");
+        if !valid_name(name) || name == AUTO_MODEL {
+            c.err(
+                &key,
+                format!("{name:?} is not a valid pool name (\"auto\" is reserved; no '/')"),
+            );
+            continue;
+        }
+        if members.is_empty() {
+            c.err(&key, "a pool needs at least one \"backend/model\" member");
+        }
+        let mut targets = Vec::with_capacity(members.len());
+        for (j, m) in members.iter().enumerate() {
+            let mkey = format!("{key}[{j}]");
+            let Some((bname, model)) = m.split_once('/') else {
+                c.err(
+                    &mkey,
+                    format!("{m:?} must be \"backend/model\", e.g. \"ollama/llama3.1:8b\""),
+                );
+                continue;
+            };
+            let Some(&id) = by_name.get(bname) else {
+                c.err(&mkey, format!("unknown backend {bname:?}"));
+                continue;
+            };
+            let backend = &backends[id.0];
+            if !backend.models.is_empty() && !backend.models.iter().any(|x| x == model) {
+                c.err(
+                    &mkey,
+                    format!(
+                        "backend {bname:?} does not list model {model:?} in its models ({})",
+                        backend.models.join(", ")
+                    ),
+                );
+                continue;
+            }
+            if model.is_empty() {
+                c.err(&mkey, "model name must not be empty");
+                continue;
+            }
+            targets.push(Target {
+                backend: id,
+                model: model.to_owned(),
+            });
+        }
+        pools.push(Pool {
+            name: name.clone(),
+            members: targets,
+        });
+    }
+    pools
+}
+
+fn check_rule(
+    c: &mut Checker,
+    i: usize,
+    r: &RawRule,
+    pools: &HashMap<&str, PoolId>,
+) -> Option<Rule> {
+    let base = format!("rules[{i}]");
+    if r.name.trim().is_empty() || r.name == EXPLICIT_RULE {
+        c.err(
+            format!("{base}.name"),
+            format!("{:?} is not a valid rule name (\"explicit\" is reserved)", r.name),
+        );
+    }
+    let pool = pools.get(r.pool.as_str()).copied();
+    if pool.is_none() {
+        c.err(
+            format!("{base}.pool"),
+            format!("unknown pool {:?}", r.pool),
+        );
+    }
+    let w = &r.when;
+    for (key, v) in [
+        ("complexity_at_least", w.complexity_at_least),
+        ("complexity_below", w.complexity_below),
+    ] {
+        if let Some(v) = v
+            && !(0.0..=1.0).contains(&v)
+        {
+            c.err(
+                format!("{base}.when.{key}"),
+                format!("{v} is outside 0..1"),
+            );
+        }
+    }
+    let sensitivity_at_least = w
+        .sensitivity_at_least
+        .as_deref()
+        .and_then(|v| c.level(&format!("{base}.when.sensitivity_at_least"), v));
+    let task = w.task.as_ref().map(|tasks| {
+        tasks
+            .iter()
+            .enumerate()
+            .filter_map(|(j, t)| {
+                let parsed = Task::parse(t);
+                if parsed.is_none() {
+                    c.err(
+                        format!("{base}.when.task[{j}]"),
+                        format!(
+                            "unknown task {t:?} (expected one of {})",
+                            Task::ALL.map(|t| t.as_str()).join(", ")
+                        ),
+                    );
+                }
+                parsed
+            })
+            .collect::<Vec<_>>()
+    });
+    Some(Rule {
+        name: r.name.clone(),
+        when: When {
+            complexity_at_least: w.complexity_at_least,
+            complexity_below: w.complexity_below,
+            sensitivity_at_least,
+            task,
+            key: w.key.clone(),
+        },
+        pool: pool?,
+    })
+}

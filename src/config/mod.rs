@@ -1,0 +1,327 @@
+//! Configuration: the TOML file, then `AIRLOCK_`-prefixed environment
+//! overrides (`__` nests: `AIRLOCK_SERVER__LISTEN=0.0.0.0:8080`), checked into
+//! the trusted `Config`. After `load` returns, every name is resolved, every
+//! limit is valid and every secret is either present or marked missing; the
+//! rest of the crate never re-validates. Secrets are read from the env var or
+//! file a backend names, never from the TOML, and never printed.
+
+mod check;
+mod raw;
+
+pub use check::ConfigIssue;
+
+use crate::classify::Task;
+use crate::classify::sensitivity::Category;
+use crate::types::{Level, Tier, TierSet};
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use secrecy::SecretString;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+/// The model alias that lets the policy decide.
+pub const AUTO_MODEL: &str = "auto";
+/// The rule name reported when a request was served as asked.
+pub const EXPLICIT_RULE: &str = "explicit";
+/// The pool that `auto` embeddings requests use.
+pub const EMBEDDINGS_POOL: &str = "embeddings";
+
+#[derive(Debug)]
+pub struct Config {
+    pub server: Server,
+    pub timeouts: Timeouts,
+    pub health: HealthSettings,
+    pub policy: Policy,
+    pub backends: Vec<Backend>,
+    pub pools: Vec<Pool>,
+    pub rules: Vec<Rule>,
+    pub keys: Vec<GatewayKey>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Server {
+    pub listen: SocketAddr,
+    pub max_body_bytes: usize,
+    pub max_response_bytes: usize,
+    pub max_event_bytes: usize,
+    pub allow_unauthenticated: bool,
+    pub shutdown_grace: Duration,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    /// TCP (and TLS) connect.
+    pub connect: Duration,
+    /// From sending the request to the response head (and, for streams, the first event).
+    pub first_byte: Duration,
+    /// Longest silence between two chunks of a streamed response.
+    pub idle: Duration,
+    /// Whole exchange with one backend.
+    pub total: Duration,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct HealthSettings {
+    pub interval: Duration,
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnViolation {
+    Reroute,
+    Reject,
+}
+
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub on_violation: OnViolation,
+    pub unscannable: Level,
+    /// Tiers each level may reach, indexed by `Level as usize`.
+    pub levels: [TierSet; 4],
+    /// Level of a finding in each category, indexed by `Category as usize`.
+    pub categories: [Level; 7],
+}
+
+impl Policy {
+    pub fn default_levels() -> [TierSet; 4] {
+        let all: TierSet = Tier::ALL.into_iter().collect();
+        [
+            all,
+            all,
+            [Tier::Local, Tier::PrivateCloud].into_iter().collect(),
+            [Tier::Local].into_iter().collect(),
+        ]
+    }
+
+    pub fn default_categories() -> [Level; 7] {
+        let mut out = [Level::Public; 7];
+        for cat in Category::ALL {
+            out[cat as usize] = match cat {
+                Category::Secret | Category::Phi | Category::Financial | Category::Code => {
+                    Level::Restricted
+                }
+                Category::Pii | Category::Legal | Category::Custom => Level::Confidential,
+            };
+        }
+        out
+    }
+
+    pub fn allowed_tiers(&self, level: Level) -> TierSet {
+        self.levels[level.index()]
+    }
+
+    pub fn category_level(&self, cat: Category) -> Level {
+        self.categories[cat as usize]
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    OpenAi,
+    Ollama,
+}
+
+impl Protocol {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::OpenAi => "openai",
+            Protocol::Ollama => "ollama",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct BackendId(pub usize);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PoolId(pub usize);
+
+#[derive(Debug)]
+pub enum KeyState {
+    /// The backend declares no key source (local servers).
+    NotNeeded,
+    Present(SecretString),
+    /// A key source is declared but empty: the backend is `unconfigured`.
+    Missing(String),
+}
+
+#[derive(Debug)]
+pub struct Backend {
+    pub name: String,
+    pub protocol: Protocol,
+    /// Without a trailing slash.
+    pub base_url: String,
+    pub tier: Tier,
+    pub models: Vec<String>,
+    pub key: KeyState,
+}
+
+impl Backend {
+    /// A backend whose declared key is missing is never called.
+    pub fn is_configured(&self) -> bool {
+        !matches!(self.key, KeyState::Missing(_))
+    }
+
+    pub fn serves(&self, model: &str) -> bool {
+        self.models.iter().any(|m| m == model)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub backend: BackendId,
+    pub model: String,
+}
+
+#[derive(Debug)]
+pub struct Pool {
+    pub name: String,
+    pub members: Vec<Target>,
+}
+
+#[derive(Debug)]
+pub struct Rule {
+    pub name: String,
+    pub when: When,
+    pub pool: PoolId,
+}
+
+#[derive(Debug, Default)]
+pub struct When {
+    pub complexity_at_least: Option<f64>,
+    pub complexity_below: Option<f64>,
+    pub sensitivity_at_least: Option<Level>,
+    pub task: Option<Vec<Task>>,
+    /// Gateway key names the rule applies to.
+    pub key: Option<Vec<String>>,
+}
+
+impl When {
+    pub fn is_always(&self) -> bool {
+        self.complexity_at_least.is_none()
+            && self.complexity_below.is_none()
+            && self.sensitivity_at_least.is_none()
+            && self.task.is_none()
+            && self.key.is_none()
+    }
+}
+
+#[derive(Debug)]
+pub struct GatewayKey {
+    pub name: String,
+    /// `None` when its source is missing: it authenticates nobody.
+    pub secret: Option<SecretString>,
+    /// Requests with this key are at least this sensitive.
+    pub min_level: Option<Level>,
+}
+
+impl Config {
+    pub fn backend(&self, id: BackendId) -> &Backend {
+        &self.backends[id.0]
+    }
+
+    pub fn pool(&self, id: PoolId) -> &Pool {
+        &self.pools[id.0]
+    }
+
+    pub fn pool_by_name(&self, name: &str) -> Option<PoolId> {
+        self.pools.iter().position(|p| p.name == name).map(PoolId)
+    }
+
+    pub fn backend_by_name(&self, name: &str) -> Option<BackendId> {
+        self.backends
+            .iter()
+            .position(|b| b.name == name)
+            .map(BackendId)
+    }
+
+    pub fn auth_required(&self) -> bool {
+        !self.keys.is_empty()
+    }
+}
+
+/// The outcome of loading a config: the config, or every error found.
+#[derive(Debug)]
+pub struct Loaded {
+    pub config: Config,
+    pub warnings: Vec<ConfigIssue>,
+}
+
+/// Loads `path`, applies `AIRLOCK_*` environment overrides and checks the result.
+pub fn load(path: &Path) -> Result<Loaded, Vec<ConfigIssue>> {
+    if !path.exists() {
+        return Err(vec![ConfigIssue {
+            key: path.display().to_string(),
+            message: "config file not found".into(),
+        }]);
+    }
+    let figment = Figment::new()
+        .merge(Toml::file_exact(path))
+        .merge(env_overrides());
+    from_figment(figment, &|var| std::env::var(var).ok())
+}
+
+/// Loads a config from TOML text; secrets are looked up with `env`. For tests and `explain`.
+pub fn from_toml_str(
+    toml: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Loaded, Vec<ConfigIssue>> {
+    from_figment(Figment::new().merge(Toml::string(toml)), env)
+}
+
+/// `AIRLOCK_SECTION__KEY=value`. Only names with `__` are config keys, so
+/// other `AIRLOCK_` variables (scripts' own) are not mistaken for config.
+fn env_overrides() -> Env {
+    Env::prefixed("AIRLOCK_")
+        .filter(|k| k.as_str().contains("__"))
+        .split("__")
+}
+
+fn from_figment(
+    figment: Figment,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Loaded, Vec<ConfigIssue>> {
+    let raw: raw::RawConfig = figment.extract().map_err(figment_issues)?;
+    let checked = check::check(raw, env);
+    if checked.errors.is_empty() {
+        Ok(Loaded {
+            config: checked.config,
+            warnings: checked.warnings,
+        })
+    } else {
+        Err(checked.errors)
+    }
+}
+
+fn figment_issues(err: figment::Error) -> Vec<ConfigIssue> {
+    err.into_iter()
+        .map(|e| {
+            let mut key = e.path.join(".");
+            if let figment::error::Kind::UnknownField(field, _) = &e.kind
+                && !key.ends_with(field.as_str())
+            {
+                key = if key.is_empty() {
+                    field.clone()
+                } else {
+                    format!("{key}.{field}")
+                };
+            }
+            if key.is_empty() {
+                key = "config".into();
+            }
+            let origin = e
+                .metadata
+                .as_ref()
+                .map(|m| format!(" (from {})", m.name))
+                .unwrap_or_default();
+            ConfigIssue {
+                key,
+                message: format!("{}{origin}", e.kind),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

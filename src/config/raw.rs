@@ -1,0 +1,148 @@
+//! The config file as written: serde structs that mirror the TOML keys and
+//! reject unknown ones. Nothing here is trusted; `check` turns it into
+//! `Config`. Secrets are never stored here, only where to read them from.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    #[serde(default)]
+    pub server: RawServer,
+    #[serde(default)]
+    pub timeouts: RawTimeouts,
+    #[serde(default)]
+    pub health: RawHealth,
+    #[serde(default)]
+    pub policy: RawPolicy,
+    #[serde(default)]
+    pub backends: Vec<RawBackend>,
+    #[serde(default)]
+    pub pools: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    pub rules: Vec<RawRule>,
+    #[serde(default)]
+    pub keys: Vec<RawKey>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawServer {
+    pub listen: String,
+    pub max_body_bytes: u64,
+    pub max_response_bytes: u64,
+    pub max_event_bytes: u64,
+    pub allow_unauthenticated: bool,
+    pub shutdown_grace_ms: u64,
+}
+
+impl Default for RawServer {
+    fn default() -> Self {
+        RawServer {
+            listen: "127.0.0.1:8080".into(),
+            max_body_bytes: 10 * 1024 * 1024,
+            max_response_bytes: 64 * 1024 * 1024,
+            max_event_bytes: 1024 * 1024,
+            allow_unauthenticated: false,
+            shutdown_grace_ms: 10_000,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawTimeouts {
+    pub connect_ms: u64,
+    pub first_byte_ms: u64,
+    pub idle_ms: u64,
+    pub total_ms: u64,
+}
+
+impl Default for RawTimeouts {
+    fn default() -> Self {
+        RawTimeouts {
+            connect_ms: 3_000,
+            first_byte_ms: 120_000,
+            idle_ms: 60_000,
+            total_ms: 600_000,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawHealth {
+    pub interval_ms: u64,
+    pub timeout_ms: u64,
+}
+
+impl Default for RawHealth {
+    fn default() -> Self {
+        RawHealth {
+            interval_ms: 15_000,
+            timeout_ms: 2_000,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawPolicy {
+    pub on_violation: String,
+    pub unscannable: String,
+    pub levels: BTreeMap<String, Vec<String>>,
+    pub categories: BTreeMap<String, String>,
+}
+
+impl Default for RawPolicy {
+    fn default() -> Self {
+        RawPolicy {
+            on_violation: "reroute".into(),
+            unscannable: "confidential".into(),
+            levels: BTreeMap::new(),
+            categories: BTreeMap::new(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBackend {
+    pub name: String,
+    pub protocol: String,
+    pub base_url: String,
+    pub tier: String,
+    #[serde(default)]
+    pub models: Vec<String>,
+    pub api_key_env: Option<String>,
+    pub api_key_file: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRule {
+    pub name: String,
+    #[serde(default)]
+    pub when: RawWhen,
+    pub pool: String,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawWhen {
+    pub complexity_at_least: Option<f64>,
+    pub complexity_below: Option<f64>,
+    pub sensitivity_at_least: Option<String>,
+    pub task: Option<Vec<String>>,
+    pub key: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawKey {
+    pub name: String,
+    pub key_env: Option<String>,
+    pub key_file: Option<String>,
+    pub min_sensitivity: Option<String>,
+}

@@ -1,0 +1,220 @@
+use super::*;
+
+const BASE: &str = r#"
+[server]
+listen = "127.0.0.1:8080"
+
+[[backends]]
+name = "ollama"
+protocol = "ollama"
+base_url = "http://127.0.0.1:11434"
+tier = "local"
+models = ["llama3.1:8b"]
+
+[[backends]]
+name = "openai"
+protocol = "openai"
+base_url = "https://api.openai.com/v1"
+api_key_env = "OPENAI_API_KEY"
+tier = "public_cloud"
+models = ["gpt-4o", "gpt-4o-mini"]
+
+[pools]
+local = ["ollama/llama3.1:8b"]
+frontier = ["openai/gpt-4o"]
+
+[[rules]]
+name = "complex-to-frontier"
+when = { complexity_at_least = 0.6 }
+pool = "frontier"
+
+[[rules]]
+name = "default"
+pool = "local"
+"#;
+
+fn with_key(var: &str) -> Option<String> {
+    (var == "OPENAI_API_KEY").then(|| "sk-test".to_owned())
+}
+
+fn no_env(_: &str) -> Option<String> {
+    None
+}
+
+fn errors(toml: &str) -> Vec<String> {
+    match from_toml_str(toml, &with_key) {
+        Ok(_) => Vec::new(),
+        Err(issues) => issues.iter().map(|i| i.to_string()).collect(),
+    }
+}
+
+fn assert_error(toml: &str, key: &str, contains: &str) {
+    let errs = errors(toml);
+    assert!(
+        errs.iter()
+            .any(|e| e.starts_with(&format!("{key}: ")) && e.contains(contains)),
+        "expected an error at {key} containing {contains:?}, got {errs:#?}"
+    );
+}
+
+#[test]
+fn base_config_loads_with_defaults() {
+    let loaded = from_toml_str(BASE, &with_key).expect("valid");
+    let c = loaded.config;
+    assert_eq!(c.backends.len(), 2);
+    assert_eq!(c.pools.len(), 2);
+    assert_eq!(c.rules.len(), 2);
+    assert_eq!(c.policy.on_violation, OnViolation::Reroute);
+    assert_eq!(c.policy.unscannable, Level::Confidential);
+    assert_eq!(c.server.max_body_bytes, 10 * 1024 * 1024);
+    assert!(c.policy.allowed_tiers(Level::Restricted).contains(Tier::Local));
+    assert!(
+        !c.policy
+            .allowed_tiers(Level::Restricted)
+            .contains(Tier::PublicCloud)
+    );
+    assert!(c.backends[1].is_configured());
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+}
+
+#[test]
+fn missing_key_is_a_warning_and_unconfigured() {
+    let loaded = from_toml_str(BASE, &no_env).expect("still valid");
+    assert!(!loaded.config.backends[1].is_configured());
+    assert!(
+        loaded
+            .warnings
+            .iter()
+            .any(|w| w.key == "backends[1]" && w.message.contains("OPENAI_API_KEY")),
+        "{:?}",
+        loaded.warnings
+    );
+}
+
+#[test]
+fn unknown_keys_are_named() {
+    let toml = BASE.replace("[server]", "[server]\nlisten_port = 1");
+    assert_error(&toml, "server.listen_port", "unknown field");
+    let toml = format!("{BASE}\n[extra]\nx = 1\n");
+    assert_error(&toml, "extra", "unknown field");
+    let toml = BASE.replace("tier = \"local\"", "tier = \"local\"\napi_key = \"sk-x\"");
+    assert_error(&toml, "backends.0.api_key", "unknown field");
+}
+
+#[test]
+fn unknown_pool_and_backend_are_named() {
+    let toml = BASE.replace("pool = \"frontier\"", "pool = \"nope\"");
+    assert_error(&toml, "rules[0].pool", "unknown pool \"nope\"");
+    let toml = BASE.replace("\"openai/gpt-4o\"]", "\"azure/gpt-4o\"]");
+    assert_error(&toml, "pools.frontier[0]", "unknown backend \"azure\"");
+    let toml = BASE.replace("\"openai/gpt-4o\"]", "\"openai/gpt-5\"]");
+    assert_error(&toml, "pools.frontier[0]", "does not list model \"gpt-5\"");
+}
+
+#[test]
+fn bad_urls_are_named() {
+    let toml = BASE.replace("http://127.0.0.1:11434", "not a url");
+    assert_error(&toml, "backends[0].base_url", "not a valid URL");
+    let toml = BASE.replace("http://127.0.0.1:11434", "ftp://host/x");
+    assert_error(&toml, "backends[0].base_url", "http or https");
+}
+
+#[test]
+fn level_with_no_tier_is_an_error() {
+    let toml = format!("{BASE}\n[policy.levels]\nrestricted = []\n");
+    assert_error(&toml, "policy.levels.restricted", "maps to no tier");
+}
+
+#[test]
+fn higher_level_may_not_reach_more_than_lower() {
+    let toml = format!(
+        "{BASE}\n[policy.levels]\nconfidential = [\"local\"]\nrestricted = [\"local\", \"public_cloud\"]\n"
+    );
+    assert_error(&toml, "policy.levels.restricted", "public_cloud");
+}
+
+#[test]
+fn unknown_tier_level_protocol_task() {
+    assert_error(
+        &BASE.replace("tier = \"local\"", "tier = \"edge\""),
+        "backends[0].tier",
+        "unknown tier",
+    );
+    assert_error(
+        &BASE.replace("protocol = \"ollama\"", "protocol = \"grpc\""),
+        "backends[0].protocol",
+        "unknown protocol",
+    );
+    assert_error(
+        &BASE.replace(
+            "complexity_at_least = 0.6",
+            "sensitivity_at_least = \"secret\"",
+        ),
+        "rules[0].when.sensitivity_at_least",
+        "unknown sensitivity level",
+    );
+    assert_error(
+        &BASE.replace("complexity_at_least = 0.6", "task = [\"poetry\"]"),
+        "rules[0].when.task[0]",
+        "unknown task",
+    );
+    assert_error(
+        &BASE.replace("complexity_at_least = 0.6", "complexity_at_least = 1.5"),
+        "rules[0].when.complexity_at_least",
+        "outside 0..1",
+    );
+}
+
+#[test]
+fn wrong_type_names_the_key() {
+    let toml = BASE.replace("listen = \"127.0.0.1:8080\"", "listen = 8080");
+    assert_error(&toml, "server.listen", "invalid type");
+}
+
+#[test]
+fn non_loopback_without_keys_needs_opt_in() {
+    let toml = BASE.replace("127.0.0.1:8080", "0.0.0.0:8080");
+    assert_error(&toml, "server.listen", "allow_unauthenticated");
+    let toml = toml.replace(
+        "[server]",
+        "[server]\nallow_unauthenticated = true",
+    );
+    assert!(errors(&toml).is_empty(), "{:?}", errors(&toml));
+}
+
+#[test]
+fn redact_is_not_accepted_yet() {
+    let toml = format!("{BASE}\n[policy]\non_violation = \"redact\"\n");
+    assert_error(&toml, "policy.on_violation", "not available");
+}
+
+#[test]
+fn many_errors_are_all_reported() {
+    let toml = BASE
+        .replace("pool = \"frontier\"", "pool = \"nope\"")
+        .replace("http://127.0.0.1:11434", "nope");
+    assert!(errors(&toml).len() >= 2, "{:?}", errors(&toml));
+}
+
+#[test]
+fn env_override_nests_with_double_underscore() {
+    figment::Jail::expect_with(|jail| {
+        jail.create_file("airlock.toml", BASE)?;
+        jail.set_env("AIRLOCK_SERVER__LISTEN", "127.0.0.1:9999");
+        jail.set_env("AIRLOCK_POLICY__ON_VIOLATION", "reject");
+        jail.set_env("AIRLOCK_CACHE", "/not/config");
+        jail.set_env("OPENAI_API_KEY", "sk-x");
+        let loaded = load(Path::new("airlock.toml")).map_err(|e| format!("{e:?}"))?;
+        assert_eq!(loaded.config.server.listen.port(), 9999);
+        assert_eq!(loaded.config.policy.on_violation, OnViolation::Reject);
+        Ok(())
+    });
+}
+
+#[test]
+fn shipped_default_config_is_valid() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/airlock.toml");
+    let text = std::fs::read_to_string(path).expect("config/airlock.toml exists");
+    let loaded = from_toml_str(&text, &with_key).expect("shipped config is valid");
+    assert!(loaded.config.backends.iter().any(|b| b.tier == Tier::Local));
+}

@@ -1,0 +1,28 @@
+//! airlock: an OpenAI-compatible gateway that decides, for every request,
+//! whether it may and should run on a model the organisation owns or one it
+//! rents: sensitivity first (a hard rule that fails closed), complexity
+//! second, volume third.
+//!
+//! Map of the crate, in the order a request meets it:
+//! - [`app`]: builds the listener and shared state; runs until shutdown.
+//! - [`api`]: HTTP routes, auth, error bodies, response headers.
+//! - [`openai`]: the wire types we expose, parsed once into checked views.
+//! - [`classify`]: sensitivity detectors and the complexity scorer (pure).
+//! - [`route`]: the pure decision, and the tier filter (the hard rule).
+//! - [`pipeline`]: classify + decide, shared by serving and explain.
+//! - [`providers`]: per-protocol adapters and the transport (timeouts, streams).
+//! - [`health`]: backend states from probes and call outcomes.
+//! - [`config`]: TOML + env into the trusted `Config`.
+
+pub mod api;
+pub mod app;
+pub mod classify;
+pub mod config;
+pub mod health;
+pub mod openai;
+pub mod pipeline;
+pub mod providers;
+pub mod route;
+pub mod types;
+
+pub use app::App;

@@ -1,0 +1,244 @@
+//! The `airlock` binary: parses the command line, loads the config, sets up
+//! logging and runs the gateway until SIGINT or SIGTERM. All behaviour lives
+//! in the library; this file only wires it to the process.
+
+use airlock::classify::Floor;
+use airlock::classify::sensitivity::Scanner;
+use airlock::config::{self, BackendId};
+use airlock::openai::ChatRequest;
+use airlock::pipeline::{self, Inputs};
+use airlock::route::{BackendState, Endpoint};
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "airlock", version, about = "Privacy-first routing gateway for the OpenAI API")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway.
+    Serve {
+        #[arg(long, short, env = "AIRLOCK_CONFIG", default_value = "config/airlock.toml")]
+        config: PathBuf,
+    },
+    /// Check a config file; exit 1 on errors (warnings keep exit 0).
+    CheckConfig {
+        #[arg(long, short, env = "AIRLOCK_CONFIG", default_value = "config/airlock.toml")]
+        config: PathBuf,
+    },
+    /// Print the routing decision for a chat request body without sending it.
+    Explain {
+        #[arg(long, short, env = "AIRLOCK_CONFIG", default_value = "config/airlock.toml")]
+        config: PathBuf,
+        /// Minimum sensitivity level, as the x-airlock-min-sensitivity header would set.
+        #[arg(long)]
+        min_sensitivity: Option<String>,
+        /// JSON file with the request body, or - for standard input.
+        #[arg(default_value = "-")]
+        file: String,
+    },
+    /// Exit 0 when the gateway at the configured address answers /healthz (for container HEALTHCHECK).
+    Healthcheck {
+        #[arg(long, short, env = "AIRLOCK_CONFIG", default_value = "config/airlock.toml")]
+        config: PathBuf,
+        /// Address to check instead of the config's server.listen.
+        #[arg(long)]
+        addr: Option<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::CheckConfig { config } => check_config(&config),
+        Command::Explain {
+            config,
+            min_sensitivity,
+            file,
+        } => report(explain(&config, min_sensitivity.as_deref(), &file)),
+        Command::Healthcheck { config, addr } => report(healthcheck(&config, addr)),
+        Command::Serve { config } => report(serve(&config)),
+    }
+}
+
+fn report(r: anyhow::Result<()>) -> ExitCode {
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("airlock: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load(path: &std::path::Path) -> anyhow::Result<config::Loaded> {
+    config::load(path).map_err(|issues| {
+        let lines: Vec<String> = issues.iter().map(|i| format!("  error: {i}")).collect();
+        anyhow::anyhow!("invalid config {}:\n{}", path.display(), lines.join("\n"))
+    })
+}
+
+fn check_config(path: &std::path::Path) -> ExitCode {
+    match config::load(path) {
+        Ok(loaded) => {
+            for w in &loaded.warnings {
+                println!("warning: {w}");
+            }
+            let c = &loaded.config;
+            println!(
+                "ok: {} ({} backends, {} pools, {} rules, {} keys)",
+                path.display(),
+                c.backends.len(),
+                c.pools.len(),
+                c.rules.len(),
+                c.keys.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(issues) => {
+            for i in &issues {
+                println!("error: {i}");
+            }
+            println!("invalid: {} ({} errors)", path.display(), issues.len());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn explain(path: &std::path::Path, min: Option<&str>, file: &str) -> anyhow::Result<()> {
+    let loaded = load(path)?;
+    let c = &loaded.config;
+    let mut body = Vec::new();
+    if file == "-" {
+        std::io::stdin().read_to_end(&mut body)?;
+    } else {
+        body = std::fs::read(file).with_context(|| format!("cannot read {file}"))?;
+    }
+    let req = ChatRequest::parse(&body).map_err(|e| match e.param {
+        Some(p) => anyhow::anyhow!("invalid request ({p}): {}", e.message),
+        None => anyhow::anyhow!("invalid request: {}", e.message),
+    })?;
+    let mut floors = Vec::new();
+    if let Some(m) = min {
+        let level = airlock::types::Level::parse(m)
+            .with_context(|| format!("unknown level {m:?} for --min-sensitivity"))?;
+        floors.push(Floor::Header(level));
+    }
+    let (segments, unscannable) = req.segments();
+    // Offline, nothing is probed: configured backends count as unknown (tryable).
+    let state = |id: BackendId| {
+        if c.backend(id).is_configured() {
+            BackendState::Unknown
+        } else {
+            BackendState::Unconfigured
+        }
+    };
+    let a = pipeline::assess(
+        c,
+        &Scanner::new(),
+        &Inputs {
+            endpoint: Endpoint::Chat,
+            model: &req.model,
+            segments: &segments,
+            unscannable,
+            has_tools: req.has_tools,
+            max_tokens: req.max_tokens,
+            floors: &floors,
+            key: None,
+        },
+        &state,
+    );
+    let doc = pipeline::explain_json(c, &a);
+    println!("{}", serde_json::to_string_pretty(&doc)?);
+    Ok(())
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+fn healthcheck(path: &std::path::Path, addr: Option<String>) -> anyhow::Result<()> {
+    let addr = match addr {
+        Some(a) => a,
+        None => {
+            let listen = load(path)?.config.server.listen;
+            // A wildcard bind is reached on loopback.
+            let ip = if listen.ip().is_unspecified() {
+                std::net::IpAddr::from([127, 0, 0, 1])
+            } else {
+                listen.ip()
+            };
+            std::net::SocketAddr::new(ip, listen.port()).to_string()
+        }
+    };
+    runtime()?.block_on(async {
+        let resp = reqwest::Client::new()
+            .get(format!("http://{addr}/healthz"))
+            .timeout(std::time::Duration::from_secs(3))
+            .send()
+            .await
+            .with_context(|| format!("cannot reach {addr}"))?;
+        anyhow::ensure!(resp.status().is_success(), "/healthz answered {}", resp.status());
+        Ok(())
+    })
+}
+
+fn serve(path: &std::path::Path) -> anyhow::Result<()> {
+    init_tracing();
+    let loaded = load(path)?;
+    for w in &loaded.warnings {
+        tracing::warn!(key = %w.key, "{}", w.message);
+    }
+    runtime()?.block_on(async move {
+        let app = airlock::App::build(loaded.config)
+            .await
+            .context("cannot bind the listen address")?;
+        tracing::info!(addr = %app.local_addr()?, config = %path.display(), "airlock listening");
+        app.run(shutdown_signal()).await?;
+        tracing::info!("airlock stopped");
+        Ok(())
+    })
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("AIRLOCK_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let json = std::env::var("AIRLOCK_LOG_FORMAT").is_ok_and(|v| v == "json");
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown signal received; draining");
+}

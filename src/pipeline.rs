@@ -1,0 +1,164 @@
+//! One request's journey after parsing: classify (sensitivity, complexity),
+//! count, decide, then dispatch to the decided candidates in order, falling
+//! back only before the first byte and only within the candidates the tier
+//! filter allowed. `assess` is pure and shared by serving, the explain
+//! endpoint and the `explain` CLI, so what explain shows is what serving does.
+
+use crate::classify::{self, Complexity, Floor, SensitivityReport, Shape};
+use crate::config::{BackendId, Config, EXPLICIT_RULE};
+use crate::openai::{Segment, Unscannable};
+use crate::route::{self, BackendState, Decision, Endpoint, Facts, RouteError};
+use crate::classify::sensitivity::Scanner;
+use serde_json::{Value, json};
+
+/// Everything decided about a request before anything is sent.
+#[derive(Debug, Clone)]
+pub struct Assessment {
+    pub sensitivity: SensitivityReport,
+    pub complexity: Complexity,
+    pub decision: Result<Decision, RouteError>,
+}
+
+/// The request-level inputs of an assessment.
+pub struct Inputs<'a> {
+    pub endpoint: Endpoint,
+    pub model: &'a str,
+    pub segments: &'a [Segment<'a>],
+    pub unscannable: Unscannable,
+    pub has_tools: bool,
+    pub max_tokens: Option<u64>,
+    pub floors: &'a [Floor],
+    pub key: Option<&'a str>,
+}
+
+pub fn assess(
+    config: &Config,
+    scanner: &Scanner,
+    inputs: &Inputs<'_>,
+    state: &dyn Fn(BackendId) -> BackendState,
+) -> Assessment {
+    let sensitivity = classify::sensitivity(
+        scanner,
+        &config.policy,
+        inputs.segments,
+        inputs.unscannable,
+        inputs.floors,
+    );
+    let mut complexity = classify::complexity::assess(
+        inputs.segments,
+        Shape {
+            unscannable: inputs.unscannable,
+            has_tools: inputs.has_tools,
+            max_tokens: inputs.max_tokens,
+        },
+    );
+    if inputs.endpoint == Endpoint::Embeddings {
+        complexity.task = classify::Task::Embedding;
+    }
+    let decision = route::decide(
+        config,
+        &Facts {
+            endpoint: inputs.endpoint,
+            model: inputs.model,
+            level: sensitivity.level,
+            complexity: &complexity,
+            key: inputs.key,
+        },
+        state,
+    );
+    Assessment {
+        sensitivity,
+        complexity,
+        decision,
+    }
+}
+
+/// The explain document: the full decision, never the request's text.
+pub fn explain_json(config: &Config, a: &Assessment) -> Value {
+    let findings: Vec<Value> = a
+        .sensitivity
+        .findings
+        .iter()
+        .map(|f| {
+            json!({
+                "kind": f.kind.as_str(),
+                "category": f.category.as_str(),
+                "level": f.level.as_str(),
+                "message": f.message,
+                "part": f.part,
+                "field": f.field.describe(),
+                "start": f.start,
+                "end": f.end,
+            })
+        })
+        .collect();
+    let floors: Vec<Value> = a
+        .sensitivity
+        .floors
+        .iter()
+        .map(|f| match f {
+            Floor::Header(l) => json!({"source": "header", "level": l.as_str()}),
+            Floor::Key(l) => json!({"source": "key", "level": l.as_str()}),
+        })
+        .collect();
+    let un = &a.sensitivity.unscannable;
+    let allowed = config.policy.allowed_tiers(a.sensitivity.level);
+    let mut doc = json!({
+        "sensitivity": {
+            "level": a.sensitivity.level.as_str(),
+            "findings": findings,
+            "unscannable": {"images": un.images, "audio": un.audio, "files": un.files, "other": un.other},
+            "unscannable_level": a.sensitivity.unscannable_level.map(|l| l.as_str()),
+            "floors": floors,
+        },
+        "complexity": {
+            "score": (a.complexity.score * 1000.0).round() / 1000.0,
+            "task": a.complexity.task.as_str(),
+            "reasons": a.complexity.reasons,
+            "prompt_tokens": a.complexity.prompt_tokens,
+        },
+        "allowed_tiers": allowed.iter().map(|t| t.as_str()).collect::<Vec<_>>(),
+    });
+    match &a.decision {
+        Ok(d) => {
+            let first = d.candidates.first().map(|t| {
+                let b = config.backend(t.backend);
+                json!({"tier": b.tier.as_str(), "backend": b.name, "model": t.model})
+            });
+            doc["rule"] = json!(d.rule);
+            doc["pool"] = json!(d.pool);
+            doc["rerouted"] = json!(d.rerouted);
+            doc["decision"] = first.unwrap_or(Value::Null);
+            doc["candidates"] = d
+                .candidates
+                .iter()
+                .map(|t| {
+                    let b = config.backend(t.backend);
+                    json!({"tier": b.tier.as_str(), "backend": b.name, "model": t.model})
+                })
+                .collect();
+            doc["skipped_rules"] = d
+                .skipped
+                .iter()
+                .map(|s| json!({"rule": s.rule, "reason": s.reason}))
+                .collect();
+        }
+        Err(e) => {
+            let api: crate::api::ApiError = e.clone().into();
+            doc["rule"] = Value::Null;
+            doc["pool"] = Value::Null;
+            doc["decision"] = Value::Null;
+            doc["error"] = json!({"code": api.code(), "status": api.status().as_u16(), "message": api.to_string()});
+        }
+    }
+    doc
+}
+
+/// The value of `x-airlock-rule` for a decision.
+pub fn rule_header(d: &Decision) -> &str {
+    if d.rule.is_empty() {
+        EXPLICIT_RULE
+    } else {
+        &d.rule
+    }
+}

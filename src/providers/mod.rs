@@ -1,0 +1,442 @@
+//! Talking to backends: one module per wire protocol (`openai`, `ollama`),
+//! sharing the transport here: timeouts (connect, first byte, idle, total),
+//! bounded bodies, header hygiene, and the stream pump that commits only once
+//! the first meaningful frame has arrived. Errors say who failed and whether
+//! another backend may be tried. This layer never decides *where* a request
+//! goes; it only sends to the target it is handed.
+
+pub mod ndjson;
+pub mod ollama;
+pub mod openai;
+pub mod sse;
+
+mod convert_error;
+
+pub use convert_error::ConvertError;
+
+use crate::config::{Backend, KeyState, Protocol, Timeouts};
+use bytes::{Bytes, BytesMut};
+use futures_util::{Stream, StreamExt};
+use secrecy::ExposeSecret;
+use std::pin::Pin;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// A response body stream that never fails: errors become in-band SSE error events.
+pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, std::convert::Infallible>> + Send>>;
+
+/// What a backend answered, already in the OpenAI wire format.
+pub enum Reply {
+    Json(Bytes),
+    Stream(ByteStream),
+}
+
+/// Headers of the caller that are forwarded upstream. Nothing else is.
+#[derive(Debug, Clone, Default)]
+pub struct Forward {
+    pub request_id: String,
+    pub traceparent: Option<String>,
+    pub tracestate: Option<String>,
+}
+
+/// Limits a call runs under.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub timeouts: Timeouts,
+    pub max_response_bytes: usize,
+    pub max_event_bytes: usize,
+}
+
+/// Why a call to a backend failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DispatchError {
+    #[error("cannot connect to backend {backend}")]
+    Connect { backend: String },
+    #[error("backend {backend} timed out ({phase})")]
+    Timeout {
+        backend: String,
+        phase: &'static str,
+    },
+    /// The backend refused the request as the caller's fault (4xx other than
+    /// 401/403/408/429); `error` is its OpenAI-shaped error object when it sent one.
+    #[error("backend {backend} rejected the request with HTTP {status}")]
+    Rejected {
+        backend: String,
+        status: u16,
+        message: String,
+        param: Option<String>,
+    },
+    /// 401/403/408/429/5xx: a failure of the backend or of airlock's credentials.
+    #[error("backend {backend} answered HTTP {status}")]
+    Status { backend: String, status: u16 },
+    #[error("backend {backend} sent an invalid response: {message}")]
+    Protocol { backend: String, message: String },
+    #[error("backend {backend}'s response exceeds {limit} bytes")]
+    TooLarge { backend: String, limit: usize },
+    /// The request uses something this backend's protocol cannot honour.
+    #[error("{0}")]
+    Convert(ConvertError),
+}
+
+impl DispatchError {
+    /// Whether another eligible backend may be tried (only ever before the first byte).
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            DispatchError::Connect { .. }
+            | DispatchError::Timeout { .. }
+            | DispatchError::Protocol { .. }
+            | DispatchError::Status { .. } => true,
+            DispatchError::Convert(ConvertError::Unsupported { .. }) => true,
+            DispatchError::Rejected { .. }
+            | DispatchError::TooLarge { .. }
+            | DispatchError::Convert(_) => false,
+        }
+    }
+
+    /// Whether the failure says the backend itself is unavailable.
+    pub fn marks_down(&self) -> bool {
+        matches!(
+            self,
+            DispatchError::Connect { .. } | DispatchError::Timeout { .. }
+        ) || matches!(self, DispatchError::Status { status, .. } if *status >= 500)
+    }
+}
+
+/// One backend call's context.
+pub struct Call<'a> {
+    pub backend: &'a Backend,
+    pub model: &'a str,
+    pub forward: &'a Forward,
+    pub limits: Limits,
+    /// Unix seconds, for synthesised response objects.
+    pub created: u64,
+}
+
+/// Builds the shared HTTP client: connect timeout, pooled keep-alive, no
+/// automatic retries or redirects to other hosts.
+pub fn client(timeouts: &Timeouts) -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .connect_timeout(timeouts.connect)
+        .pool_idle_timeout(Duration::from_secs(90))
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("airlock/", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
+/// Sends a chat completion to `call.backend`.
+pub async fn chat(
+    http: &reqwest::Client,
+    call: &Call<'_>,
+    req: &crate::openai::ChatRequest,
+) -> Result<Reply, DispatchError> {
+    match call.backend.protocol {
+        Protocol::OpenAi => openai::chat(http, call, req).await,
+        Protocol::Ollama => ollama::chat(http, call, req).await,
+    }
+}
+
+/// Sends an embeddings request to `call.backend`.
+pub async fn embeddings(
+    http: &reqwest::Client,
+    call: &Call<'_>,
+    req: &crate::openai::EmbeddingsRequest,
+) -> Result<Bytes, DispatchError> {
+    match call.backend.protocol {
+        Protocol::OpenAi => openai::embeddings(http, call, req).await,
+        Protocol::Ollama => ollama::embeddings(http, call, req).await,
+    }
+}
+
+/// Probes a backend; `Ok` with the models it lists when it answers.
+pub async fn probe(
+    http: &reqwest::Client,
+    backend: &Backend,
+    timeout: Duration,
+) -> Result<Vec<String>, DispatchError> {
+    match backend.protocol {
+        Protocol::OpenAi => openai::probe(http, backend, timeout).await,
+        Protocol::Ollama => ollama::probe(http, backend, timeout).await,
+    }
+}
+
+/// A POST with auth and forwarded headers, waiting for the response head
+/// under the first-byte timeout. Non-2xx answers become errors.
+pub(crate) async fn post(
+    http: &reqwest::Client,
+    call: &Call<'_>,
+    url: &str,
+    body: Vec<u8>,
+    stream: bool,
+) -> Result<reqwest::Response, DispatchError> {
+    let mut rb = http
+        .post(url)
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .header("x-request-id", &call.forward.request_id)
+        .timeout(call.limits.timeouts.total)
+        .body(body);
+    if stream {
+        rb = rb.header(http::header::ACCEPT, "text/event-stream");
+    }
+    if let Some(tp) = &call.forward.traceparent {
+        rb = rb.header("traceparent", tp);
+    }
+    if let Some(ts) = &call.forward.tracestate {
+        rb = rb.header("tracestate", ts);
+    }
+    rb = with_auth(rb, call.backend);
+    let name = &call.backend.name;
+    let resp = match tokio::time::timeout(call.limits.timeouts.first_byte, rb.send()).await {
+        Err(_) => {
+            return Err(DispatchError::Timeout {
+                backend: name.clone(),
+                phase: "first byte",
+            });
+        }
+        Ok(Err(e)) => return Err(transport_error(name, &e)),
+        Ok(Ok(r)) => r,
+    };
+    check_status(resp, call).await
+}
+
+pub(crate) fn with_auth(rb: reqwest::RequestBuilder, backend: &Backend) -> reqwest::RequestBuilder {
+    match &backend.key {
+        KeyState::Present(k) => rb.bearer_auth(k.expose_secret()),
+        KeyState::NotNeeded | KeyState::Missing(_) => rb,
+    }
+}
+
+pub(crate) fn transport_error(backend: &str, e: &reqwest::Error) -> DispatchError {
+    if e.is_timeout() {
+        DispatchError::Timeout {
+            backend: backend.to_owned(),
+            phase: if e.is_connect() { "connect" } else { "total" },
+        }
+    } else if e.is_connect() {
+        DispatchError::Connect {
+            backend: backend.to_owned(),
+        }
+    } else {
+        DispatchError::Protocol {
+            backend: backend.to_owned(),
+            message: "the connection failed".into(),
+        }
+    }
+}
+
+async fn check_status(
+    resp: reqwest::Response,
+    call: &Call<'_>,
+) -> Result<reqwest::Response, DispatchError> {
+    let status = resp.status().as_u16();
+    if (200..300).contains(&status) {
+        return Ok(resp);
+    }
+    let backend = call.backend.name.clone();
+    if matches!(status, 401 | 403 | 408 | 429) || status >= 500 || status < 400 {
+        return Err(DispatchError::Status { backend, status });
+    }
+    // A 4xx about the request: pass its message on, bounded.
+    let body = read_body(resp, call, 64 * 1024).await.unwrap_or_default();
+    let (message, param) = error_message(&body).unwrap_or_else(|| {
+        (
+            format!("backend {backend} rejected the request with HTTP {status}"),
+            None,
+        )
+    });
+    Err(DispatchError::Rejected {
+        backend,
+        status,
+        message,
+        param,
+    })
+}
+
+/// The message of an OpenAI-shaped (`{"error":{"message"}}`) or Ollama-shaped
+/// (`{"error":"..."}`) error body.
+fn error_message(body: &[u8]) -> Option<(String, Option<String>)> {
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    match v.get("error")? {
+        serde_json::Value::String(s) => Some((s.clone(), None)),
+        serde_json::Value::Object(o) => Some((
+            o.get("message")?.as_str()?.to_owned(),
+            o.get("param").and_then(|p| p.as_str()).map(str::to_owned),
+        )),
+        _ => None,
+    }
+}
+
+/// Reads a whole (non-streamed) body under the total timeout and a size cap.
+pub(crate) async fn read_body(
+    resp: reqwest::Response,
+    call: &Call<'_>,
+    limit: usize,
+) -> Result<Bytes, DispatchError> {
+    let backend = &call.backend.name;
+    if resp.content_length().is_some_and(|n| n > limit as u64) {
+        return Err(DispatchError::TooLarge {
+            backend: backend.clone(),
+            limit,
+        });
+    }
+    let mut buf = BytesMut::new();
+    let mut stream = resp.bytes_stream();
+    let deadline = Instant::now() + call.limits.timeouts.total;
+    loop {
+        let next = tokio::time::timeout_at(deadline, stream.next()).await;
+        match next {
+            Err(_) => {
+                return Err(DispatchError::Timeout {
+                    backend: backend.clone(),
+                    phase: "total",
+                });
+            }
+            Ok(None) => return Ok(buf.freeze()),
+            Ok(Some(Err(e))) => return Err(transport_error(backend, &e)),
+            Ok(Some(Ok(chunk))) => {
+                if buf.len() + chunk.len() > limit {
+                    return Err(DispatchError::TooLarge {
+                        backend: backend.clone(),
+                        limit,
+                    });
+                }
+                buf.extend_from_slice(&chunk);
+            }
+        }
+    }
+}
+
+/// Turns upstream bytes into OpenAI SSE bytes, frame by frame.
+pub(crate) trait Framer: Send + 'static {
+    /// Consumes one upstream chunk, appending what to send downstream.
+    fn push(&mut self, chunk: &[u8], out: &mut BytesMut) -> Result<(), String>;
+    /// Whether a meaningful frame (not a comment or keep-alive) has been produced.
+    fn started(&self) -> bool;
+    /// At upstream EOF: appends any tail; `Err` when the stream was cut short.
+    fn finish(&mut self, out: &mut BytesMut) -> Result<(), String>;
+}
+
+/// An SSE error event in the shape the OpenAI SDKs raise as an API error.
+pub fn sse_error_event(message: &str, code: &str) -> Bytes {
+    let body = serde_json::json!({
+        "error": {"message": message, "type": "api_error", "param": null, "code": code}
+    });
+    Bytes::from(format!("data: {body}\n\n"))
+}
+
+/// Reads the upstream stream until the framer has produced its first
+/// meaningful frame (first-byte timeout), then returns a body stream that
+/// yields it and the rest. Failures before that point are errors the caller
+/// may retry elsewhere; after it they end the stream with an error event.
+pub(crate) async fn open_stream<F: Framer>(
+    resp: reqwest::Response,
+    mut framer: F,
+    call: &Call<'_>,
+) -> Result<ByteStream, DispatchError> {
+    let backend = call.backend.name.clone();
+    let limits = call.limits;
+    let deadline = Instant::now() + limits.timeouts.total;
+    let first_deadline = Instant::now() + limits.timeouts.first_byte;
+    let mut upstream = resp.bytes_stream();
+    let mut out = BytesMut::new();
+    while !framer.started() {
+        match tokio::time::timeout_at(first_deadline.min(deadline), upstream.next()).await {
+            Err(_) => {
+                return Err(DispatchError::Timeout {
+                    backend,
+                    phase: "first byte",
+                });
+            }
+            Ok(None) => {
+                let message = match framer.finish(&mut out) {
+                    Err(m) => m,
+                    Ok(()) => "the stream ended before any event".into(),
+                };
+                return Err(DispatchError::Protocol { backend, message });
+            }
+            Ok(Some(Err(e))) => return Err(transport_error(&backend, &e)),
+            Ok(Some(Ok(chunk))) => {
+                framer
+                    .push(&chunk, &mut out)
+                    .map_err(|message| DispatchError::Protocol {
+                        backend: backend.clone(),
+                        message,
+                    })?;
+                if out.len() > limits.max_event_bytes.max(64 * 1024) * 4 && !framer.started() {
+                    return Err(DispatchError::TooLarge {
+                        backend,
+                        limit: limits.max_event_bytes,
+                    });
+                }
+            }
+        }
+    }
+    let first = out.split().freeze();
+
+    struct Pump<F> {
+        upstream: Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>,
+        framer: F,
+        backend: String,
+        idle: Duration,
+        deadline: Instant,
+        first: Option<Bytes>,
+        ended: bool,
+    }
+    let state = Pump {
+        upstream: Box::pin(upstream),
+        framer,
+        backend,
+        idle: limits.timeouts.idle,
+        deadline,
+        first: Some(first),
+        ended: false,
+    };
+    let stream = futures_util::stream::unfold(state, |mut s| async move {
+        if let Some(first) = s.first.take() {
+            return Some((Ok(first), s));
+        }
+        loop {
+            if s.ended {
+                return None;
+            }
+            let wait = (Instant::now() + s.idle).min(s.deadline);
+            let mut out = BytesMut::new();
+            let fail = |s: &mut Pump<F>, message: String, code: &str| {
+                s.ended = true;
+                tracing::warn!(backend = %s.backend, error = %message, "upstream stream failed after commit");
+                sse_error_event(&format!("backend {}: {message}", s.backend), code)
+            };
+            match tokio::time::timeout_at(wait, s.upstream.next()).await {
+                Err(_) => {
+                    let ev = fail(&mut s, "the stream timed out".into(), "upstream_timeout");
+                    return Some((Ok(ev), s));
+                }
+                Ok(None) => {
+                    s.ended = true;
+                    match s.framer.finish(&mut out) {
+                        Ok(()) if out.is_empty() => return None,
+                        Ok(()) => return Some((Ok(out.freeze()), s)),
+                        Err(m) => {
+                            let ev = fail(&mut s, m, "upstream_error");
+                            out.extend_from_slice(&ev);
+                            return Some((Ok(out.freeze()), s));
+                        }
+                    }
+                }
+                Ok(Some(Err(_))) => {
+                    let ev = fail(&mut s, "the connection was lost".into(), "upstream_error");
+                    return Some((Ok(ev), s));
+                }
+                Ok(Some(Ok(chunk))) => match s.framer.push(&chunk, &mut out) {
+                    Ok(()) if out.is_empty() => continue,
+                    Ok(()) => return Some((Ok(out.freeze()), s)),
+                    Err(m) => {
+                        let ev = fail(&mut s, m, "upstream_error");
+                        out.extend_from_slice(&ev);
+                        return Some((Ok(out.freeze()), s));
+                    }
+                },
+            }
+        }
+    });
+    Ok(Box::pin(stream))
+}

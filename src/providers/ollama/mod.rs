@@ -1,0 +1,183 @@
+//! The native `ollama` protocol: `/api/chat` (NDJSON when streaming),
+//! `/api/embed` and `/api/tags`. Requests are translated from the OpenAI
+//! format by `convert` (pure), and answers translated back: NDJSON lines become
+//! OpenAI `chat.completion.chunk` SSE events as they arrive.
+
+pub mod convert;
+
+pub use super::ConvertError;
+
+use super::ndjson::NdjsonSplitter;
+use super::{Call, DispatchError, Framer, Reply, open_stream, post, read_body};
+use crate::config::Backend;
+use crate::openai::{ChatRequest, EmbeddingsRequest};
+use bytes::{Bytes, BytesMut};
+use std::time::Duration;
+
+fn chat_id(call: &Call<'_>) -> String {
+    format!("chatcmpl-{}", call.forward.request_id)
+}
+
+pub async fn chat(
+    http: &reqwest::Client,
+    call: &Call<'_>,
+    req: &ChatRequest,
+) -> Result<Reply, DispatchError> {
+    let body = convert::chat_request(&req.body, call.model).map_err(DispatchError::Convert)?;
+    let bytes = serde_json::to_vec(&body).map_err(|_| DispatchError::Protocol {
+        backend: call.backend.name.clone(),
+        message: "cannot encode the request".into(),
+    })?;
+    let url = format!("{}/api/chat", call.backend.base_url);
+    let resp = post(http, call, &url, bytes, false).await?;
+    let id = chat_id(call);
+    if req.stream {
+        let framer = Ndjson {
+            lines: NdjsonSplitter::new(call.limits.max_event_bytes),
+            chat: convert::ChatStream::new(&id, call.created, call.model, req.include_usage),
+            started: false,
+        };
+        open_stream(resp, framer, call).await.map(Reply::Stream)
+    } else {
+        let body = read_body(resp, call, call.limits.max_response_bytes).await?;
+        let v: serde_json::Value = serde_json::from_slice(&body).map_err(|_| protocol(call))?;
+        let out = convert::chat_response(&v, &id, call.created, call.model)
+            .map_err(|e| upstream(call, e))?;
+        Ok(Reply::Json(Bytes::from(
+            serde_json::to_vec(&out).map_err(|_| protocol(call))?,
+        )))
+    }
+}
+
+pub async fn embeddings(
+    http: &reqwest::Client,
+    call: &Call<'_>,
+    req: &EmbeddingsRequest,
+) -> Result<Bytes, DispatchError> {
+    let body = convert::embed_request(&req.body, call.model).map_err(DispatchError::Convert)?;
+    let bytes = serde_json::to_vec(&body).map_err(|_| protocol(call))?;
+    let url = format!("{}/api/embed", call.backend.base_url);
+    let resp = post(http, call, &url, bytes, false).await?;
+    let body = read_body(resp, call, call.limits.max_response_bytes).await?;
+    let v: serde_json::Value = serde_json::from_slice(&body).map_err(|_| protocol(call))?;
+    let out = convert::embed_response(&v, call.model).map_err(|e| upstream(call, e))?;
+    Ok(Bytes::from(
+        serde_json::to_vec(&out).map_err(|_| protocol(call))?,
+    ))
+}
+
+pub async fn probe(
+    http: &reqwest::Client,
+    backend: &Backend,
+    timeout: Duration,
+) -> Result<Vec<String>, DispatchError> {
+    let url = format!("{}/api/tags", backend.base_url);
+    let resp = http
+        .get(url)
+        .timeout(timeout)
+        .send()
+        .await
+        .map_err(|e| super::transport_error(&backend.name, &e))?;
+    let status = resp.status().as_u16();
+    if !(200..300).contains(&status) {
+        return Err(DispatchError::Status {
+            backend: backend.name.clone(),
+            status,
+        });
+    }
+    let body = resp
+        .bytes()
+        .await
+        .map_err(|e| super::transport_error(&backend.name, &e))?;
+    let v: serde_json::Value =
+        serde_json::from_slice(&body).map_err(|_| DispatchError::Protocol {
+            backend: backend.name.clone(),
+            message: "/api/tags did not return JSON".into(),
+        })?;
+    convert::tags_models(&v).map_err(|e| DispatchError::Protocol {
+        backend: backend.name.clone(),
+        message: e.to_string(),
+    })
+}
+
+fn protocol(call: &Call<'_>) -> DispatchError {
+    DispatchError::Protocol {
+        backend: call.backend.name.clone(),
+        message: "the response is not valid JSON".into(),
+    }
+}
+
+fn upstream(call: &Call<'_>, e: ConvertError) -> DispatchError {
+    DispatchError::Protocol {
+        backend: call.backend.name.clone(),
+        message: e.to_string(),
+    }
+}
+
+/// NDJSON lines from `/api/chat` to OpenAI SSE chunks.
+struct Ndjson {
+    lines: NdjsonSplitter,
+    chat: convert::ChatStream,
+    started: bool,
+}
+
+impl Ndjson {
+    fn emit_line(&mut self, line: &[u8], out: &mut BytesMut) -> Result<(), String> {
+        let chunks = self.chat.push_line(line).map_err(|e| e.to_string())?;
+        for c in chunks {
+            self.started = true;
+            out.extend_from_slice(b"data: ");
+            serde_json::to_writer(BytesMutWriter(out), &c).map_err(|e| e.to_string())?;
+            out.extend_from_slice(b"\n\n");
+        }
+        if self.chat.is_done() {
+            out.extend_from_slice(b"data: [DONE]\n\n");
+        }
+        Ok(())
+    }
+}
+
+struct BytesMutWriter<'a>(&'a mut BytesMut);
+
+impl std::io::Write for BytesMutWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Framer for Ndjson {
+    fn push(&mut self, chunk: &[u8], out: &mut BytesMut) -> Result<(), String> {
+        if self.chat.is_done() {
+            return Ok(());
+        }
+        self.lines.push(chunk).map_err(|e| e.to_string())?;
+        while let Some(line) = self.lines.next_line() {
+            self.emit_line(&line, out)?;
+            if self.chat.is_done() {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn started(&self) -> bool {
+        self.started
+    }
+
+    fn finish(&mut self, out: &mut BytesMut) -> Result<(), String> {
+        if !self.chat.is_done() {
+            if let Some(line) = self.lines.finish().map_err(|e| e.to_string())? {
+                self.emit_line(&line, out)?;
+            }
+        }
+        if self.chat.is_done() {
+            Ok(())
+        } else {
+            Err("the stream ended before the final done line".into())
+        }
+    }
+}

@@ -1,0 +1,317 @@
+//! The routing decision, pure: facts about a request (level, complexity,
+//! task, key, requested model) plus the policy and each backend's state give
+//! an ordered list of allowed targets, or an error. The tier filter is applied
+//! here and only here, to the chosen pool and to every fallback candidate, so
+//! no later stage can reach a backend this list does not name. No I/O.
+
+use crate::classify::Complexity;
+use crate::config::{
+    AUTO_MODEL, BackendId, Config, EMBEDDINGS_POOL, EXPLICIT_RULE, OnViolation, PoolId, Target,
+};
+use crate::types::{Level, TierSet};
+
+/// What the health checker last saw of a backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendState {
+    Up,
+    Down,
+    Unknown,
+    Unconfigured,
+}
+
+impl BackendState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BackendState::Up => "up",
+            BackendState::Down => "down",
+            BackendState::Unknown => "unknown",
+            BackendState::Unconfigured => "unconfigured",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    Chat,
+    Embeddings,
+}
+
+/// Everything the router needs to know about one request.
+#[derive(Debug, Clone, Copy)]
+pub struct Facts<'a> {
+    pub endpoint: Endpoint,
+    pub model: &'a str,
+    pub level: Level,
+    pub complexity: &'a Complexity,
+    pub key: Option<&'a str>,
+}
+
+/// What the caller asked for, resolved against the config.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Requested {
+    Auto,
+    Pool(PoolId),
+    Target(Target),
+}
+
+/// A rule that matched but was passed over, and why (for explain).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    pub rule: String,
+    pub reason: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    /// The rule that chose the pool, or `explicit` when served as asked.
+    pub rule: String,
+    pub pool: Option<String>,
+    pub allowed: TierSet,
+    /// Allowed, configured targets in the order to try them.
+    pub candidates: Vec<Target>,
+    pub skipped: Vec<Skipped>,
+    /// The request named a pool or model that the tier filter forbade and was rerouted.
+    pub rerouted: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RouteError {
+    ModelNotFound { model: String },
+    AmbiguousModel { model: String, backends: Vec<String> },
+    PolicyViolation { message: String },
+    NoEligibleBackend { message: String },
+}
+
+/// Resolves the `model` field: `auto`; a pool; `backend/model`; a bare model
+/// served by exactly one backend.
+pub fn resolve(config: &Config, model: &str) -> Result<Requested, RouteError> {
+    if model == AUTO_MODEL {
+        return Ok(Requested::Auto);
+    }
+    if let Some(p) = config.pool_by_name(model) {
+        return Ok(Requested::Pool(p));
+    }
+    if let Some((b, m)) = model.split_once('/')
+        && let Some(id) = config.backend_by_name(b)
+    {
+        let backend = config.backend(id);
+        if !m.is_empty() && (backend.models.is_empty() || backend.serves(m)) {
+            return Ok(Requested::Target(Target {
+                backend: id,
+                model: m.to_owned(),
+            }));
+        }
+        return Err(RouteError::ModelNotFound {
+            model: model.to_owned(),
+        });
+    }
+    let serving: Vec<BackendId> = config
+        .backends
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| b.serves(model))
+        .map(|(i, _)| BackendId(i))
+        .collect();
+    match serving.as_slice() {
+        [one] => Ok(Requested::Target(Target {
+            backend: *one,
+            model: model.to_owned(),
+        })),
+        [] => Err(RouteError::ModelNotFound {
+            model: model.to_owned(),
+        }),
+        many => Err(RouteError::AmbiguousModel {
+            model: model.to_owned(),
+            backends: many
+                .iter()
+                .map(|id| config.backend(*id).name.clone())
+                .collect(),
+        }),
+    }
+}
+
+/// Decides where a request may and should go.
+pub fn decide(
+    config: &Config,
+    facts: &Facts<'_>,
+    state: &dyn Fn(BackendId) -> BackendState,
+) -> Result<Decision, RouteError> {
+    let allowed = config.policy.allowed_tiers(facts.level);
+    let requested = resolve(config, facts.model)?;
+    let explicit_pool = |pool: Option<String>, members: &[Target]| {
+        let (candidates, _) = eligible(config, members, allowed, state);
+        Decision {
+            rule: EXPLICIT_RULE.into(),
+            pool,
+            allowed,
+            candidates,
+            skipped: Vec::new(),
+            rerouted: false,
+        }
+    };
+    let (asked, members): (String, Vec<Target>) = match (&requested, facts.endpoint) {
+        (Requested::Auto, Endpoint::Chat) => return by_rules(config, facts, allowed, state),
+        (Requested::Auto, Endpoint::Embeddings) => {
+            let Some(p) = config.pool_by_name(EMBEDDINGS_POOL) else {
+                return Err(RouteError::ModelNotFound {
+                    model: format!("{AUTO_MODEL} (no [pools] {EMBEDDINGS_POOL} is configured)"),
+                });
+            };
+            (
+                format!("pool {EMBEDDINGS_POOL:?}"),
+                config.pool(p).members.clone(),
+            )
+        }
+        (Requested::Pool(p), _) => (
+            format!("pool {:?}", config.pool(*p).name),
+            config.pool(*p).members.clone(),
+        ),
+        (Requested::Target(t), _) => (
+            format!("model {:?}", facts.model),
+            vec![t.clone()],
+        ),
+    };
+    let pool_name = match &requested {
+        Requested::Pool(p) => Some(config.pool(*p).name.clone()),
+        Requested::Auto => Some(EMBEDDINGS_POOL.to_owned()),
+        Requested::Target(_) => None,
+    };
+    let (candidates, why) = eligible(config, &members, allowed, state);
+    if !candidates.is_empty() {
+        return Ok(explicit_pool(pool_name, &members));
+    }
+    match why {
+        Ineligible::Unconfigured => Err(RouteError::NoEligibleBackend {
+            message: format!(
+                "{asked} has no configured backend (its API key is missing)"
+            ),
+        }),
+        Ineligible::Tier => {
+            let message = format!(
+                "{asked} is not allowed for {} data (allowed tiers: {})",
+                facts.level,
+                tiers_list(allowed)
+            );
+            if facts.endpoint == Endpoint::Embeddings
+                || config.policy.on_violation == OnViolation::Reject
+            {
+                return Err(RouteError::PolicyViolation { message });
+            }
+            let mut d = by_rules(config, facts, allowed, state)?;
+            d.rerouted = true;
+            Ok(d)
+        }
+    }
+}
+
+fn tiers_list(set: TierSet) -> String {
+    let v: Vec<&str> = set.iter().map(|t| t.as_str()).collect();
+    if v.is_empty() {
+        "none".into()
+    } else {
+        v.join(", ")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ineligible {
+    Tier,
+    Unconfigured,
+}
+
+/// Members whose tier is allowed and whose backend is configured, those not
+/// known to be down first. Also says why the list is empty, when it is.
+fn eligible(
+    config: &Config,
+    members: &[Target],
+    allowed: TierSet,
+    state: &dyn Fn(BackendId) -> BackendState,
+) -> (Vec<Target>, Ineligible) {
+    let mut healthy = Vec::new();
+    let mut down = Vec::new();
+    let mut tier_ok = false;
+    for t in members {
+        let b = config.backend(t.backend);
+        if !allowed.contains(b.tier) {
+            continue;
+        }
+        tier_ok = true;
+        match state(t.backend) {
+            BackendState::Unconfigured => {}
+            BackendState::Down => down.push(t.clone()),
+            BackendState::Up | BackendState::Unknown => healthy.push(t.clone()),
+        }
+    }
+    healthy.extend(down);
+    let why = if tier_ok {
+        Ineligible::Unconfigured
+    } else {
+        Ineligible::Tier
+    };
+    (healthy, why)
+}
+
+fn rule_matches(when: &crate::config::When, facts: &Facts<'_>) -> bool {
+    let c = facts.complexity;
+    when.complexity_at_least.is_none_or(|t| c.score >= t)
+        && when.complexity_below.is_none_or(|t| c.score < t)
+        && when.sensitivity_at_least.is_none_or(|l| facts.level >= l)
+        && when.task.as_ref().is_none_or(|ts| ts.contains(&c.task))
+        && when
+            .key
+            .as_ref()
+            .is_none_or(|ks| facts.key.is_some_and(|k| ks.iter().any(|x| x == k)))
+}
+
+fn by_rules(
+    config: &Config,
+    facts: &Facts<'_>,
+    allowed: TierSet,
+    state: &dyn Fn(BackendId) -> BackendState,
+) -> Result<Decision, RouteError> {
+    let mut skipped = Vec::new();
+    let mut unconfigured_only = false;
+    for rule in &config.rules {
+        if !rule_matches(&rule.when, facts) {
+            continue;
+        }
+        let pool = config.pool(rule.pool);
+        let (candidates, why) = eligible(config, &pool.members, allowed, state);
+        if candidates.is_empty() {
+            skipped.push(Skipped {
+                rule: rule.name.clone(),
+                reason: match why {
+                    Ineligible::Tier => "no backend in an allowed tier",
+                    Ineligible::Unconfigured => "no configured backend",
+                },
+            });
+            unconfigured_only |= why == Ineligible::Unconfigured;
+            continue;
+        }
+        return Ok(Decision {
+            rule: rule.name.clone(),
+            pool: Some(pool.name.clone()),
+            allowed,
+            candidates,
+            skipped,
+            rerouted: false,
+        });
+    }
+    let message = if unconfigured_only {
+        format!(
+            "no backend is available for {} data: the allowed backends ({}) are unconfigured",
+            facts.level,
+            tiers_list(allowed)
+        )
+    } else {
+        format!(
+            "no rule's pool has a backend allowed for {} data (allowed tiers: {})",
+            facts.level,
+            tiers_list(allowed)
+        )
+    };
+    Err(RouteError::NoEligibleBackend { message })
+}
+
+#[cfg(test)]
+mod tests;
