@@ -1,1 +1,114 @@
-fn main(){}
+//! In-process cost of one request's decision: parse the body, scan every
+//! message, score complexity, and decide, for 1 KB, 16 KB and 100 KB chat
+//! requests. Run with `cargo bench --bench classify`; CI runs it in quick
+//! mode (`-- --quick`) only to keep it compiling and get a rough figure.
+
+use airlock::classify::sensitivity::Scanner;
+use airlock::config::{BackendId, from_toml_str};
+use airlock::openai::ChatRequest;
+use airlock::pipeline::{Inputs, assess};
+use airlock::route::{BackendState, Endpoint};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use std::hint::black_box;
+
+const CONFIG: &str = include_str!("../config/airlock.toml");
+
+/// Mixed realistic text: prose, a little code, and a few identifiers.
+fn prompt(bytes: usize) -> String {
+    let pieces = [
+        "Please review the quarterly report and summarise the main risks for the board. ",
+        "The customer wrote in about a late delivery and asked for a refund by Friday. ",
+        "fn total(items: &[Item]) -> u64 { items.iter().map(|i| i.price).sum() }\n",
+        "Contact the account manager at jane.doe@example.com or +1 (415) 555-0132. ",
+        "Explain step by step why the cache misses increase after the deploy. ",
+        "Order 88412 shipped on 2024-03-14 with tracking 1Z999AA10123456784. ",
+    ];
+    let mut s = String::with_capacity(bytes + 128);
+    let mut i = 0;
+    while s.len() < bytes {
+        s.push_str(pieces[i % pieces.len()]);
+        i += 1;
+    }
+    s.truncate(bytes);
+    s
+}
+
+fn body(bytes: usize) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
+        "model": "auto",
+        "messages": [
+            {"role": "system", "content": "You are a helpful assistant."},
+            {"role": "user", "content": prompt(bytes)}
+        ]
+    }))
+    .expect("json")
+}
+
+fn bench(c: &mut Criterion) {
+    let config = from_toml_str(CONFIG, &|_| Some("sk-bench".into()))
+        .expect("shipped config is valid")
+        .config;
+    let scanner = Scanner::new();
+    let state = |_: BackendId| BackendState::Up;
+    let mut group = c.benchmark_group("classify_decide");
+    for (label, size) in [("1KB", 1024), ("16KB", 16 * 1024), ("100KB", 100 * 1024)] {
+        let raw = body(size);
+        group.throughput(Throughput::Bytes(raw.len() as u64));
+        group.bench_with_input(
+            BenchmarkId::new("parse+classify+decide", label),
+            &raw,
+            |b, raw| {
+                b.iter(|| {
+                    let req = ChatRequest::parse(black_box(raw)).expect("valid");
+                    let (segments, unscannable) = req.segments();
+                    let a = assess(
+                        &config,
+                        &scanner,
+                        &Inputs {
+                            endpoint: Endpoint::Chat,
+                            model: &req.model,
+                            segments: &segments,
+                            unscannable,
+                            has_tools: req.has_tools,
+                            max_tokens: req.max_tokens,
+                            floors: &[],
+                            key: None,
+                        },
+                        &state,
+                    );
+                    black_box(a.sensitivity.level)
+                })
+            },
+        );
+        let req = ChatRequest::parse(&raw).expect("valid");
+        group.bench_with_input(
+            BenchmarkId::new("classify+decide", label),
+            &req,
+            |b, req| {
+                b.iter(|| {
+                    let (segments, unscannable) = req.segments();
+                    let a = assess(
+                        &config,
+                        &scanner,
+                        &Inputs {
+                            endpoint: Endpoint::Chat,
+                            model: &req.model,
+                            segments: &segments,
+                            unscannable,
+                            has_tools: req.has_tools,
+                            max_tokens: req.max_tokens,
+                            floors: &[],
+                            key: None,
+                        },
+                        &state,
+                    );
+                    black_box(a.sensitivity.level)
+                })
+            },
+        );
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -61,7 +61,10 @@ impl App {
 
     /// Serves until `shutdown` resolves, then stops accepting and lets
     /// in-flight requests finish within `server.shutdown_grace`.
-    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
         let (stop_tx, stop_rx) = watch::channel(false);
         let probes = tokio::spawn(crate::health::run_probes(
             self.state.config.clone(),
@@ -86,7 +89,10 @@ impl App {
             match tokio::time::timeout(grace, &mut handle).await {
                 Ok(r) => r.map_err(std::io::Error::other)?,
                 Err(_) => {
-                    tracing::warn!(grace_ms = grace.as_millis() as u64, "shutdown grace expired; dropping open connections");
+                    tracing::warn!(
+                        grace_ms = grace.as_millis() as u64,
+                        "shutdown grace expired; dropping open connections"
+                    );
                     handle.abort();
                     Ok(())
                 }

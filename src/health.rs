@@ -25,9 +25,19 @@ impl Health {
             states: config
                 .backends
                 .iter()
-                .map(|b| AtomicU8::new(if b.is_configured() { UNKNOWN } else { UNCONFIGURED }))
+                .map(|b| {
+                    AtomicU8::new(if b.is_configured() {
+                        UNKNOWN
+                    } else {
+                        UNCONFIGURED
+                    })
+                })
                 .collect(),
-            discovered: config.backends.iter().map(|_| RwLock::new(Vec::new())).collect(),
+            discovered: config
+                .backends
+                .iter()
+                .map(|_| RwLock::new(Vec::new()))
+                .collect(),
         }
     }
 

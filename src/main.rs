@@ -15,7 +15,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "airlock", version, about = "Privacy-first routing gateway for the OpenAI API")]
+#[command(
+    name = "airlock",
+    version,
+    about = "Privacy-first routing gateway for the OpenAI API"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -25,17 +29,32 @@ struct Cli {
 enum Command {
     /// Run the gateway.
     Serve {
-        #[arg(long, short, env = "AIRLOCK_CONFIG", default_value = "config/airlock.toml")]
+        #[arg(
+            long,
+            short,
+            env = "AIRLOCK_CONFIG",
+            default_value = "config/airlock.toml"
+        )]
         config: PathBuf,
     },
     /// Check a config file; exit 1 on errors (warnings keep exit 0).
     CheckConfig {
-        #[arg(long, short, env = "AIRLOCK_CONFIG", default_value = "config/airlock.toml")]
+        #[arg(
+            long,
+            short,
+            env = "AIRLOCK_CONFIG",
+            default_value = "config/airlock.toml"
+        )]
         config: PathBuf,
     },
     /// Print the routing decision for a chat request body without sending it.
     Explain {
-        #[arg(long, short, env = "AIRLOCK_CONFIG", default_value = "config/airlock.toml")]
+        #[arg(
+            long,
+            short,
+            env = "AIRLOCK_CONFIG",
+            default_value = "config/airlock.toml"
+        )]
         config: PathBuf,
         /// Minimum sensitivity level, as the x-airlock-min-sensitivity header would set.
         #[arg(long)]
@@ -46,7 +65,12 @@ enum Command {
     },
     /// Exit 0 when the gateway at the configured address answers /healthz (for container HEALTHCHECK).
     Healthcheck {
-        #[arg(long, short, env = "AIRLOCK_CONFIG", default_value = "config/airlock.toml")]
+        #[arg(
+            long,
+            short,
+            env = "AIRLOCK_CONFIG",
+            default_value = "config/airlock.toml"
+        )]
         config: PathBuf,
         /// Address to check instead of the config's server.listen.
         #[arg(long)]
@@ -187,7 +211,11 @@ fn healthcheck(path: &std::path::Path, addr: Option<String>) -> anyhow::Result<(
             .send()
             .await
             .with_context(|| format!("cannot reach {addr}"))?;
-        anyhow::ensure!(resp.status().is_success(), "/healthz answered {}", resp.status());
+        anyhow::ensure!(
+            resp.status().is_success(),
+            "/healthz answered {}",
+            resp.status()
+        );
         Ok(())
     })
 }
@@ -213,7 +241,9 @@ fn init_tracing() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("AIRLOCK_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     let json = std::env::var("AIRLOCK_LOG_FORMAT").is_ok_and(|v| v == "json");
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if json {
         builder.json().init();
     } else {

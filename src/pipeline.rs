@@ -4,11 +4,11 @@
 //! filter allowed. `assess` is pure and shared by serving, the explain
 //! endpoint and the `explain` CLI, so what explain shows is what serving does.
 
+use crate::classify::sensitivity::Scanner;
 use crate::classify::{self, Complexity, Floor, SensitivityReport, Shape};
 use crate::config::{BackendId, Config, EXPLICIT_RULE};
 use crate::openai::{Segment, Unscannable};
 use crate::route::{self, BackendState, Decision, Endpoint, Facts, RouteError};
-use crate::classify::sensitivity::Scanner;
 use serde_json::{Value, json};
 
 /// Everything decided about a request before anything is sent.

@@ -222,7 +222,9 @@ mod tests {
             ),
             (ApiError::InvalidApiKey, 401, "invalid_api_key"),
             (
-                ApiError::PolicyViolation { message: "m".into() },
+                ApiError::PolicyViolation {
+                    message: "m".into(),
+                },
                 403,
                 "sensitivity_policy_violation",
             ),
@@ -236,14 +238,24 @@ mod tests {
                 413,
                 "request_too_large",
             ),
-            (ApiError::Upstream { message: "m".into() }, 502, "upstream_error"),
             (
-                ApiError::NoEligibleBackend { message: "m".into() },
+                ApiError::Upstream {
+                    message: "m".into(),
+                },
+                502,
+                "upstream_error",
+            ),
+            (
+                ApiError::NoEligibleBackend {
+                    message: "m".into(),
+                },
                 503,
                 "no_eligible_backend",
             ),
             (
-                ApiError::UpstreamTimeout { message: "m".into() },
+                ApiError::UpstreamTimeout {
+                    message: "m".into(),
+                },
                 504,
                 "upstream_timeout",
             ),

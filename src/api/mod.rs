@@ -85,13 +85,19 @@ fn same_secret(a: &[u8], b: &[u8]) -> bool {
 }
 
 fn presented_key(headers: &HeaderMap) -> Option<&str> {
-    if let Some(v) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+    if let Some(v) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
         let v = v.trim();
         if v.len() > 7 && v[..7].eq_ignore_ascii_case("bearer ") {
             return Some(v[7..].trim());
         }
     }
-    headers.get("x-api-key").and_then(|v| v.to_str().ok()).map(str::trim)
+    headers
+        .get("x-api-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
 }
 
 fn authenticate(config: &Config, headers: &HeaderMap) -> Result<Option<usize>, ApiError> {
@@ -210,7 +216,11 @@ fn set(headers: &mut HeaderMap, name: HeaderName, value: &str) {
 fn error_with(e: ApiError, a: Option<&Assessment>) -> Response {
     let mut resp = e.into_response();
     if let Some(a) = a {
-        set(resp.headers_mut(), H_SENSITIVITY, a.sensitivity.level.as_str());
+        set(
+            resp.headers_mut(),
+            H_SENSITIVITY,
+            a.sensitivity.level.as_str(),
+        );
     }
     resp
 }
@@ -308,9 +318,11 @@ async fn chat(
             }
         }
     }
-    let err = last.map(ApiError::from).unwrap_or(ApiError::NoEligibleBackend {
-        message: "no eligible backend".into(),
-    });
+    let err = last
+        .map(ApiError::from)
+        .unwrap_or(ApiError::NoEligibleBackend {
+            message: "no eligible backend".into(),
+        });
     log_outcome(&ctx, &a, None, e_status(&err));
     error_with(err, Some(&a))
 }
@@ -440,9 +452,11 @@ async fn embeddings(
             }
         }
     }
-    let err = last.map(ApiError::from).unwrap_or(ApiError::NoEligibleBackend {
-        message: "no eligible backend".into(),
-    });
+    let err = last
+        .map(ApiError::from)
+        .unwrap_or(ApiError::NoEligibleBackend {
+            message: "no eligible backend".into(),
+        });
     log_outcome(&ctx, &a, None, e_status(&err));
     error_with(err, Some(&a))
 }
@@ -492,9 +506,7 @@ async fn explain(
 
 async fn models(State(app): State<Arc<AppState>>) -> Response {
     let c = &app.config;
-    let entry = |id: &str, owner: &str| {
-        json!({"id": id, "object": "model", "created": 0, "owned_by": owner})
-    };
+    let entry = |id: &str, owner: &str| json!({"id": id, "object": "model", "created": 0, "owned_by": owner});
     let mut data = vec![entry(crate::config::AUTO_MODEL, "airlock")];
     for p in &c.pools {
         data.push(entry(&p.name, "airlock"));
@@ -559,7 +571,10 @@ mod tests {
     #[test]
     fn bearer_and_x_api_key_are_accepted() {
         let mut h = HeaderMap::new();
-        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer abc"));
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer abc"),
+        );
         assert_eq!(presented_key(&h), Some("abc"));
         let mut h = HeaderMap::new();
         h.insert("x-api-key", HeaderValue::from_static("xyz"));

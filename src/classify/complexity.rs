@@ -206,9 +206,10 @@ pub fn assess(segments: &[Segment<'_>], shape: Shape) -> Complexity {
 
     let mut counts = Counts::default();
     let ac = automaton();
-    for seg in segments.iter().filter(|s| {
-        s.role == Role::System || Some(s.message) == last_user
-    }) {
+    for seg in segments
+        .iter()
+        .filter(|s| s.role == Role::System || Some(s.message) == last_user)
+    {
         for m in ac.find_iter(seg.text) {
             let c = match CUES[m.pattern().as_usize()].1 {
                 Cue::Reasoning => &mut counts.reasoning,

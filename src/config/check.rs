@@ -195,7 +195,10 @@ pub(super) fn check(raw: RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Che
         if let KeyState::Missing(why) = &b.key {
             c.warn(
                 format!("backends[{i}]"),
-                format!("backend {:?} is unconfigured ({why}); it will never be called", b.name),
+                format!(
+                    "backend {:?} is unconfigured ({why}); it will never be called",
+                    b.name
+                ),
             );
         }
     }
@@ -577,15 +580,15 @@ fn check_rule(
     if r.name.trim().is_empty() || r.name == EXPLICIT_RULE {
         c.err(
             format!("{base}.name"),
-            format!("{:?} is not a valid rule name (\"explicit\" is reserved)", r.name),
+            format!(
+                "{:?} is not a valid rule name (\"explicit\" is reserved)",
+                r.name
+            ),
         );
     }
     let pool = pools.get(r.pool.as_str()).copied();
     if pool.is_none() {
-        c.err(
-            format!("{base}.pool"),
-            format!("unknown pool {:?}", r.pool),
-        );
+        c.err(format!("{base}.pool"), format!("unknown pool {:?}", r.pool));
     }
     let w = &r.when;
     for (key, v) in [
@@ -595,10 +598,7 @@ fn check_rule(
         if let Some(v) = v
             && !(0.0..=1.0).contains(&v)
         {
-            c.err(
-                format!("{base}.when.{key}"),
-                format!("{v} is outside 0..1"),
-            );
+            c.err(format!("{base}.when.{key}"), format!("{v} is outside 0..1"));
         }
     }
     let sensitivity_at_least = w

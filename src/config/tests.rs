@@ -67,7 +67,11 @@ fn base_config_loads_with_defaults() {
     assert_eq!(c.policy.on_violation, OnViolation::Reroute);
     assert_eq!(c.policy.unscannable, Level::Confidential);
     assert_eq!(c.server.max_body_bytes, 10 * 1024 * 1024);
-    assert!(c.policy.allowed_tiers(Level::Restricted).contains(Tier::Local));
+    assert!(
+        c.policy
+            .allowed_tiers(Level::Restricted)
+            .contains(Tier::Local)
+    );
     assert!(
         !c.policy
             .allowed_tiers(Level::Restricted)
@@ -175,10 +179,7 @@ fn wrong_type_names_the_key() {
 fn non_loopback_without_keys_needs_opt_in() {
     let toml = BASE.replace("127.0.0.1:8080", "0.0.0.0:8080");
     assert_error(&toml, "server.listen", "allow_unauthenticated");
-    let toml = toml.replace(
-        "[server]",
-        "[server]\nallow_unauthenticated = true",
-    );
+    let toml = toml.replace("[server]", "[server]\nallow_unauthenticated = true");
     assert!(errors(&toml).is_empty(), "{:?}", errors(&toml));
 }
 

@@ -131,9 +131,10 @@ fn opt_bool(body: &Map<String, Value>, key: &str) -> Result<Option<bool>, Reques
 fn opt_u64(body: &Map<String, Value>, key: &str) -> Result<Option<u64>, RequestError> {
     match body.get(key) {
         None | Some(Value::Null) => Ok(None),
-        Some(v) => v.as_u64().map(Some).ok_or_else(|| {
-            RequestError::new(key, format!("{key} must be a non-negative integer"))
-        }),
+        Some(v) => v
+            .as_u64()
+            .map(Some)
+            .ok_or_else(|| RequestError::new(key, format!("{key} must be a non-negative integer"))),
     }
 }
 

@@ -179,9 +179,14 @@ mod tests {
         let limit = FrameError::TooLarge { limit: 4 };
         assert_eq!(split(&[b"1234\r\n12345\n"], 4).1, Err(limit));
         assert_eq!(split(&[b"1234\r\n12345\n"], 4).0, vec![&b"1234"[..]]);
-        assert_split_invariant(b"1234\r\n12345\n", 4);
-        assert_split_invariant(b"1234\n1234\r", 4);
-        assert_eq!(split(&[b"1234\r"], 4).1, Ok(Some(Bytes::from_static(b"1234"))));
+        assert_eq!(assert_split_invariant(b"1234\r\n12345\n", 4).1, Err(limit));
+        let (lines, tail) = assert_split_invariant(b"1234\n1234\r", 4);
+        assert_eq!(lines, vec![&b"1234"[..]]);
+        assert_eq!(tail, Ok(Some(Bytes::from_static(b"1234"))));
+        assert_eq!(
+            split(&[b"1234\r"], 4).1,
+            Ok(Some(Bytes::from_static(b"1234")))
+        );
         assert_eq!(split(&[b"12345"], 4).1, Err(limit), "trailing line too");
         // An endless line is refused before its newline arrives.
         let mut s = NdjsonSplitter::new(4);

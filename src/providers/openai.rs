@@ -38,7 +38,14 @@ pub async fn embeddings(
     req: &EmbeddingsRequest,
 ) -> Result<Bytes, DispatchError> {
     let url = format!("{}/embeddings", call.backend.base_url);
-    let resp = post(http, call, &url, body_with_model(&req.body, call.model), false).await?;
+    let resp = post(
+        http,
+        call,
+        &url,
+        body_with_model(&req.body, call.model),
+        false,
+    )
+    .await?;
     let body = read_body(resp, call, call.limits.max_response_bytes).await?;
     check_json(&body, call)?;
     Ok(body)

@@ -117,8 +117,7 @@ fn id_with_nul_is_ignored_and_id_persists() {
 
 #[test]
 fn comments_and_empty_events_are_not_dispatched() {
-    let (events, error, end, comments) =
-        decode(&[b": ping\n\n:\n\nevent: ping\n\nid: 3\n\n"], 64);
+    let (events, error, end, comments) = decode(&[b": ping\n\n:\n\nevent: ping\n\nid: 3\n\n"], 64);
     assert!(events.is_empty());
     assert_eq!((error, end, comments), (None, StreamEnd::Clean, 2));
 }
@@ -133,8 +132,15 @@ fn too_large_event_is_refused_at_every_split() {
     assert_eq!(end, StreamEnd::Truncated);
     // A single endless line is refused before its end arrives.
     let mut dec = SseDecoder::new(8);
-    assert_eq!(dec.push(b"data: 0123"), Err(FrameError::TooLarge { limit: 8 }));
-    assert_eq!(dec.push(b"\n\n"), Err(FrameError::TooLarge { limit: 8 }), "sticky");
+    assert_eq!(
+        dec.push(b"data: 0123"),
+        Err(FrameError::TooLarge { limit: 8 })
+    );
+    assert_eq!(
+        dec.push(b"\n\n"),
+        Err(FrameError::TooLarge { limit: 8 }),
+        "sticky"
+    );
     // Exactly at the limit is fine.
     let (events, error, ..) = decode(&[b"data:123\n\n"], 8);
     assert_eq!((events.len(), error), (1, None));
@@ -181,7 +187,7 @@ fn never_panics_on_arbitrary_bytes() {
             seed ^= seed >> 17;
             seed ^= seed << 5;
             let pick = [b'\n', b'\r', b':', b' ', b'd', 0xEF, 0xBB, 0xBF, 0xFF];
-            input.push(if seed % 3 == 0 {
+            input.push(if seed.is_multiple_of(3) {
                 (seed >> 8) as u8
             } else {
                 pick[(seed as usize >> 4) % pick.len()]

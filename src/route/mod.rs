@@ -76,10 +76,19 @@ pub struct Decision {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RouteError {
-    ModelNotFound { model: String },
-    AmbiguousModel { model: String, backends: Vec<String> },
-    PolicyViolation { message: String },
-    NoEligibleBackend { message: String },
+    ModelNotFound {
+        model: String,
+    },
+    AmbiguousModel {
+        model: String,
+        backends: Vec<String>,
+    },
+    PolicyViolation {
+        message: String,
+    },
+    NoEligibleBackend {
+        message: String,
+    },
 }
 
 /// Resolves the `model` field: `auto`; a pool; `backend/model`; a bare model
@@ -166,10 +175,7 @@ pub fn decide(
             format!("pool {:?}", config.pool(*p).name),
             config.pool(*p).members.clone(),
         ),
-        (Requested::Target(t), _) => (
-            format!("model {:?}", facts.model),
-            vec![t.clone()],
-        ),
+        (Requested::Target(t), _) => (format!("model {:?}", facts.model), vec![t.clone()]),
     };
     let pool_name = match &requested {
         Requested::Pool(p) => Some(config.pool(*p).name.clone()),
@@ -182,9 +188,7 @@ pub fn decide(
     }
     match why {
         Ineligible::Unconfigured => Err(RouteError::NoEligibleBackend {
-            message: format!(
-                "{asked} has no configured backend (its API key is missing)"
-            ),
+            message: format!("{asked} has no configured backend (its API key is missing)"),
         }),
         Ineligible::Tier => {
             let message = format!(

@@ -203,14 +203,22 @@ fn down_backends_go_last_never_out_of_tier() {
 fn restricted_with_no_local_pool_fails_closed() {
     let c = config("");
     let cfg_no_local = from_toml_str(
-        &TOML
-            .replace("name = \"default\"\npool = \"local\"", "name = \"default\"\npool = \"frontier\""),
+        &TOML.replace(
+            "name = \"default\"\npool = \"local\"",
+            "name = \"default\"\npool = \"frontier\"",
+        ),
         &|_| Some("sk".into()),
     )
     .expect("valid")
     .config;
-    let e = run(&cfg_no_local, "auto", Level::Restricted, &cx(0.1, Task::Chat), &up)
-        .expect_err("must fail closed");
+    let e = run(
+        &cfg_no_local,
+        "auto",
+        Level::Restricted,
+        &cx(0.1, Task::Chat),
+        &up,
+    )
+    .expect_err("must fail closed");
     assert!(matches!(e, RouteError::NoEligibleBackend { .. }), "{e:?}");
     drop(c);
 }
@@ -218,21 +226,34 @@ fn restricted_with_no_local_pool_fails_closed() {
 #[test]
 fn violation_reroutes_or_rejects() {
     let c = config("");
-    let d = run(&c, "openai/gpt-4o", Level::Restricted, &cx(0.1, Task::Chat), &up)
-        .expect("rerouted");
+    let d = run(
+        &c,
+        "openai/gpt-4o",
+        Level::Restricted,
+        &cx(0.1, Task::Chat),
+        &up,
+    )
+    .expect("rerouted");
     assert!(d.rerouted);
     assert_eq!(d.rule, "default");
-    assert!(d
-        .candidates
-        .iter()
-        .all(|t| c.backend(t.backend).tier == Tier::Local));
+    assert!(
+        d.candidates
+            .iter()
+            .all(|t| c.backend(t.backend).tier == Tier::Local)
+    );
     let d = run(&c, "frontier", Level::Public, &cx(0.1, Task::Chat), &up).expect("ok");
     assert_eq!(d.rule, EXPLICIT_RULE);
     assert!(!d.rerouted);
 
     let c = config("[policy]\non_violation = \"reject\"");
-    let e = run(&c, "frontier", Level::Confidential, &cx(0.1, Task::Chat), &up)
-        .expect_err("rejected");
+    let e = run(
+        &c,
+        "frontier",
+        Level::Confidential,
+        &cx(0.1, Task::Chat),
+        &up,
+    )
+    .expect_err("rejected");
     assert!(matches!(e, RouteError::PolicyViolation { .. }));
 }
 
@@ -246,11 +267,19 @@ fn pool_members_are_filtered_by_tier() {
         backend: openai,
         model: "gpt-4o".into(),
     });
-    let d = run(&c2, "frontier", Level::Restricted, &cx(0.1, Task::Chat), &up).expect("ok");
-    assert!(d
-        .candidates
-        .iter()
-        .all(|t| c2.backend(t.backend).tier == Tier::Local));
+    let d = run(
+        &c2,
+        "frontier",
+        Level::Restricted,
+        &cx(0.1, Task::Chat),
+        &up,
+    )
+    .expect("ok");
+    assert!(
+        d.candidates
+            .iter()
+            .all(|t| c2.backend(t.backend).tier == Tier::Local)
+    );
 }
 
 #[test]
@@ -288,10 +317,17 @@ fn unconfigured_backends_are_never_candidates() {
             BackendState::Up
         }
     };
-    let e = run(&c, "openai/gpt-4o-mini", Level::Public, &cx(0.1, Task::Chat), &state)
-        .expect_err("unconfigured");
+    let e = run(
+        &c,
+        "openai/gpt-4o-mini",
+        Level::Public,
+        &cx(0.1, Task::Chat),
+        &state,
+    )
+    .expect_err("unconfigured");
     assert!(matches!(e, RouteError::NoEligibleBackend { .. }));
-    let d = run(&c, "auto", Level::Public, &cx(0.9, Task::Chat), &state).expect("falls to next rule");
+    let d =
+        run(&c, "auto", Level::Public, &cx(0.9, Task::Chat), &state).expect("falls to next rule");
     assert_eq!(d.rule, "default");
 }
 
@@ -308,9 +344,11 @@ fn no_decision_ever_leaves_the_allowed_tiers() {
         let models: Vec<String> = ["auto", "local", "frontier", "private", "embeddings"]
             .into_iter()
             .map(String::from)
-            .chain(c.backends.iter().flat_map(|b| {
-                b.models.iter().map(move |m| format!("{}/{m}", b.name))
-            }))
+            .chain(
+                c.backends
+                    .iter()
+                    .flat_map(|b| b.models.iter().map(move |m| format!("{}/{m}", b.name))),
+            )
             .collect();
         for level in Level::ALL {
             for model in &models {

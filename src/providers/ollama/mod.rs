@@ -54,13 +54,13 @@ pub async fn embeddings(
     call: &Call<'_>,
     req: &EmbeddingsRequest,
 ) -> Result<Bytes, DispatchError> {
-    let body = convert::embed_request(&req.body, call.model).map_err(DispatchError::Convert)?;
-    let bytes = serde_json::to_vec(&body).map_err(|_| protocol(call))?;
+    let embed = convert::embed_request(&req.body, call.model).map_err(DispatchError::Convert)?;
+    let bytes = serde_json::to_vec(&embed.body).map_err(|_| protocol(call))?;
     let url = format!("{}/api/embed", call.backend.base_url);
     let resp = post(http, call, &url, bytes, false).await?;
     let body = read_body(resp, call, call.limits.max_response_bytes).await?;
     let v: serde_json::Value = serde_json::from_slice(&body).map_err(|_| protocol(call))?;
-    let out = convert::embed_response(&v, call.model).map_err(|e| upstream(call, e))?;
+    let out = convert::embed_response(&v, call.model, &embed).map_err(|e| upstream(call, e))?;
     Ok(Bytes::from(
         serde_json::to_vec(&out).map_err(|_| protocol(call))?,
     ))

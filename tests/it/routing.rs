@@ -1,0 +1,430 @@
+//! Routing through the real gateway: rules, model resolution, the tier
+//! filter under fallback, violations and embeddings.
+
+use crate::fakes::{self, Fault};
+use crate::{COMPLEX, GW_KEY, VIP_KEY, World, header, spawn, user};
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn default_rule_serves_simple_public_requests_locally() {
+    let w = World::new().await;
+    let app = spawn(&w.toml("")).await;
+    let r = app.chat(user("What is the capital of France?")).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(header(&r, "x-airlock-rule"), "default");
+    assert_eq!(header(&r, "x-airlock-backend"), "lmstudio");
+    assert_eq!(header(&r, "x-airlock-tier"), "local");
+    assert_eq!(header(&r, "x-airlock-model"), "qwen");
+    assert_eq!(header(&r, "x-airlock-sensitivity"), "public");
+    assert!(!header(&r, "x-airlock-request-id").is_empty());
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(body["object"], "chat.completion");
+    assert_eq!(w.lmstudio.last().body["model"], "qwen");
+    assert_eq!(w.cloud.chat_count(), 0);
+}
+
+#[tokio::test]
+async fn complexity_rule_sends_hard_tasks_to_frontier() {
+    let w = World::new().await;
+    let app = spawn(&w.toml("")).await;
+    let r = app.chat(user(COMPLEX)).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(header(&r, "x-airlock-rule"), "complex-to-frontier");
+    assert_eq!(header(&r, "x-airlock-tier"), "public_cloud");
+    assert_eq!(w.cloud.chat_count(), 1);
+    // The cloud received airlock's key, never the caller's.
+    let seen = w.cloud.last();
+    assert_eq!(
+        seen.headers["authorization"],
+        format!("Bearer {}", crate::CLOUD_KEY).as_str()
+    );
+}
+
+#[tokio::test]
+async fn task_rule_matches_code() {
+    let w = World::new().await;
+    let app = spawn(&w.toml("")).await;
+    let r = app
+        .chat(user(
+            "Refactor this function:\n```python\ndef add(a, b):\n    return a + b\n```",
+        ))
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(header(&r, "x-airlock-rule"), "code-to-frontier");
+}
+
+#[tokio::test]
+async fn sensitivity_rule_and_tier_filter_keep_pii_local() {
+    let w = World::new().await;
+    let app = spawn(&w.toml("")).await;
+    // Complex *and* sensitive: sensitivity wins, it stays local.
+    let text = format!("{COMPLEX} Contact me at jane.doe@example.com.");
+    let r = app.chat(user(&text)).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(header(&r, "x-airlock-rule"), "sensitive-local");
+    assert_eq!(header(&r, "x-airlock-tier"), "local");
+    assert_eq!(header(&r, "x-airlock-sensitivity"), "confidential");
+    assert_eq!(w.cloud.chat_count(), 0);
+    assert_eq!(w.ollama.chat_count(), 1);
+}
+
+#[tokio::test]
+async fn key_rule_and_gateway_keys() {
+    let w = World::new().await;
+    let keys = r#"
+[[keys]]
+name = "team-a"
+key_env = "GW_KEY"
+
+[[keys]]
+name = "vip"
+key_env = "VIP_KEY"
+"#;
+    let app = spawn(&w.toml(keys)).await;
+    // No key: 401, nothing sent anywhere.
+    let r = app.chat(user("hi")).await;
+    assert_eq!(r.status(), 401);
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "invalid_api_key");
+    // Wrong key.
+    let r = app
+        .http
+        .post(app.url("/v1/chat/completions"))
+        .bearer_auth("nope")
+        .json(&user("hi"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 401);
+    assert_eq!(w.lmstudio.chat_count() + w.cloud.chat_count(), 0);
+    // team-a: default rule; vip (via x-api-key): vip rule.
+    let r = app
+        .http
+        .post(app.url("/v1/chat/completions"))
+        .bearer_auth(GW_KEY)
+        .json(&user("hi"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(header(&r, "x-airlock-rule"), "default");
+    let r = app
+        .http
+        .post(app.url("/v1/chat/completions"))
+        .header("x-api-key", VIP_KEY)
+        .json(&user("hi"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 200);
+    assert_eq!(header(&r, "x-airlock-rule"), "vip");
+    // The gateway key never reaches a backend.
+    for s in w.cloud.seen().iter().chain(w.lmstudio.seen().iter()) {
+        let auth = s
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        assert!(!auth.contains(GW_KEY) && !auth.contains(VIP_KEY));
+        assert!(s.headers.get("x-api-key").is_none());
+    }
+}
+
+#[tokio::test]
+async fn model_resolution() {
+    let w = World::new().await;
+    let app = spawn(&w.toml("")).await;
+    let ask =
+        |model: &str| json!({"model": model, "messages": [{"role": "user", "content": "hi"}]});
+    // Pool name.
+    let r = app.chat(ask("frontier")).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(header(&r, "x-airlock-rule"), "explicit");
+    assert_eq!(header(&r, "x-airlock-backend"), "cloud");
+    // backend/model.
+    let r = app.chat(ask("cloud/gpt-4o-mini")).await;
+    assert_eq!(header(&r, "x-airlock-model"), "gpt-4o-mini");
+    assert_eq!(w.cloud.last().body["model"], "gpt-4o-mini");
+    // Bare model served by one backend.
+    let r = app.chat(ask("llama3.1:8b")).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(header(&r, "x-airlock-backend"), "ollama");
+    // Served by two: 400 that says so.
+    let r = app.chat(ask("shared")).await;
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "invalid_request");
+    assert_eq!(body["error"]["param"], "model");
+    // Unknown: 404.
+    for m in ["nope", "cloud/nope", "nobackend/x"] {
+        let r = app.chat(ask(m)).await;
+        assert_eq!(r.status(), 404, "{m}");
+        let body: Value = r.json().await.expect("json");
+        assert_eq!(body["error"]["code"], "model_not_found");
+    }
+}
+
+#[tokio::test]
+async fn restricted_request_with_local_down_fails_closed() {
+    let w = World::new().await;
+    let down = fakes::closed_port().await;
+    // lmstudio (also local) is removed from play: only ollama serves the local pool.
+    let app = spawn(&w.toml_with(down, "")).await;
+    let r = app
+        .chat(json!({"model": "auto", "messages": [
+            {"role": "system", "content": "You are helpful."},
+            {"role": "user", "content": format!("{COMPLEX} my card is 4111 1111 1111 1111, mail jane@example.com")}
+        ]}))
+        .await;
+    assert_eq!(r.status(), 503);
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "no_eligible_backend");
+    // The cloud never saw a prompt.
+    assert_eq!(w.cloud.chat_count(), 0);
+    assert!(
+        w.cloud.seen().iter().all(|s| s.body.is_null()),
+        "only body-less health probes may reach the cloud"
+    );
+}
+
+#[tokio::test]
+async fn down_backend_falls_back_within_the_pool() {
+    let w = World::new().await;
+    let down = fakes::closed_port().await;
+    let extra = "";
+    let toml = w.toml_with(down, extra).replace(
+        "local = [\"ollama/llama3.1:8b\"]",
+        "local = [\"ollama/llama3.1:8b\", \"lmstudio/qwen\"]",
+    );
+    let app = spawn(&toml).await;
+    let r = app.chat(user("mail jane@example.com please")).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(header(&r, "x-airlock-backend"), "lmstudio");
+    assert_eq!(header(&r, "x-airlock-tier"), "local");
+    assert_eq!(w.cloud.chat_count(), 0);
+}
+
+#[tokio::test]
+async fn upstream_5xx_falls_back_but_4xx_is_relayed() {
+    let w = World::new().await;
+    let toml = w.toml("").replace(
+        "lm = [\"lmstudio/qwen\"]",
+        "lm = [\"lmstudio/qwen\", \"ollama/llama3.1:8b\"]",
+    );
+    let app = spawn(&toml).await;
+    w.lmstudio.set_fault(Fault::Status(503));
+    let r = app.chat(user("hi")).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(header(&r, "x-airlock-backend"), "ollama");
+    w.lmstudio.set_fault(Fault::Status(400));
+    let r = app.chat(user("hi")).await;
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(body["error"]["message"], "fake upstream error 400");
+}
+
+#[tokio::test]
+async fn all_backends_failing_is_502_and_timeouts_504() {
+    let w = World::new().await;
+    let app = spawn(&w.toml("[timeouts]\nfirst_byte_ms = 300")).await;
+    w.lmstudio.set_fault(Fault::Status(500));
+    let r = app.chat(user("hi")).await;
+    assert_eq!(r.status(), 502);
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "upstream_error");
+    assert!(
+        !body["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("fake upstream")
+    );
+    w.lmstudio
+        .set_fault(Fault::Delay(std::time::Duration::from_secs(2)));
+    let r = app.chat(user("hi")).await;
+    assert_eq!(r.status(), 504);
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "upstream_timeout");
+    w.lmstudio.set_fault(Fault::Garbage);
+    let r = app.chat(user("hi")).await;
+    assert_eq!(r.status(), 502);
+}
+
+#[tokio::test]
+async fn violation_reroutes_by_default() {
+    let w = World::new().await;
+    let app = spawn(&w.toml("")).await;
+    let r = app
+        .chat(json!({"model": "cloud/gpt-4o", "messages": [
+            {"role": "user", "content": "my email is jane@example.com"}]}))
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(header(&r, "x-airlock-tier"), "local");
+    assert_eq!(header(&r, "x-airlock-rule"), "sensitive-local");
+    assert_eq!(w.cloud.chat_count(), 0);
+}
+
+#[tokio::test]
+async fn violation_rejects_when_configured() {
+    let w = World::new().await;
+    let app = spawn(&w.toml("[policy]\non_violation = \"reject\"")).await;
+    let r = app
+        .chat(json!({"model": "frontier", "messages": [
+            {"role": "user", "content": "my email is jane@example.com"}]}))
+        .await;
+    assert_eq!(r.status(), 403);
+    assert_eq!(header(&r, "x-airlock-sensitivity"), "confidential");
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "sensitivity_policy_violation");
+    assert_eq!(body["error"]["type"], "permission_error");
+    assert_eq!(w.cloud.chat_count(), 0);
+}
+
+#[tokio::test]
+async fn caller_can_raise_never_lower_the_level() {
+    let w = World::new().await;
+    let app = spawn(&w.toml("")).await;
+    let send = |level: &'static str, text: &'static str| {
+        app.http
+            .post(app.url("/v1/chat/completions"))
+            .header("x-airlock-min-sensitivity", level)
+            .json(&json!({"model": "frontier", "messages": [{"role": "user", "content": text}]}))
+            .send()
+    };
+    let r = send("restricted", "hello").await.expect("send");
+    assert_eq!(r.status(), 200);
+    assert_eq!(header(&r, "x-airlock-sensitivity"), "restricted");
+    assert_eq!(header(&r, "x-airlock-tier"), "local");
+    let r = send("public", "mail jane@example.com").await.expect("send");
+    assert_eq!(header(&r, "x-airlock-sensitivity"), "confidential");
+    assert_eq!(header(&r, "x-airlock-tier"), "local");
+    assert_eq!(w.cloud.chat_count(), 0);
+    let r = send("top-secret", "hi").await.expect("send");
+    assert_eq!(r.status(), 400);
+}
+
+#[tokio::test]
+async fn history_and_tool_results_are_scanned() {
+    let w = World::new().await;
+    let app = spawn(&w.toml("")).await;
+    let r = app
+        .chat(json!({"model": "frontier", "messages": [
+            {"role": "user", "content": "look up the customer"},
+            {"role": "assistant", "content": null, "tool_calls": [{"id": "c1", "type": "function",
+                "function": {"name": "lookup", "arguments": "{\"id\": 7}"}}]},
+            {"role": "tool", "tool_call_id": "c1", "content": "{\"email\": \"bob@corp.example.com\"}"},
+            {"role": "user", "content": "summarize it"}]}))
+        .await;
+    assert_eq!(header(&r, "x-airlock-tier"), "local");
+    let r = app
+        .chat(json!({"model": "frontier", "messages": [
+            {"role": "user", "content": "send it"},
+            {"role": "assistant", "content": null, "tool_calls": [{"id": "c1", "type": "function",
+                "function": {"name": "send", "arguments": "{\"to\": \"eve@corp.example.com\"}"}}]},
+            {"role": "tool", "tool_call_id": "c1", "content": "ok"}]}))
+        .await;
+    assert_eq!(header(&r, "x-airlock-tier"), "local");
+    assert_eq!(w.cloud.chat_count(), 0);
+}
+
+#[tokio::test]
+async fn images_count_as_the_unscannable_level() {
+    let w = World::new().await;
+    let app = spawn(&w.toml("")).await;
+    let r = app
+        .explain(
+            json!({"model": "frontier", "messages": [{"role": "user", "content": [
+            {"type": "text", "text": "what is this?"},
+            {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}]}]}),
+        )
+        .await;
+    assert_eq!(r["sensitivity"]["level"], "confidential");
+    assert_eq!(r["decision"]["tier"], "local");
+}
+
+#[tokio::test]
+async fn embeddings_use_the_embeddings_pool_and_are_never_rerouted() {
+    let w = World::new().await;
+    let app = spawn(&w.toml("")).await;
+    let post = |body: Value| app.http.post(app.url("/v1/embeddings")).json(&body).send();
+    let r = post(json!({"model": "auto", "input": ["a", "b"]}))
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 200);
+    assert_eq!(header(&r, "x-airlock-backend"), "ollama");
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(body["object"], "list");
+    assert_eq!(body["data"].as_array().map(Vec::len), Some(2));
+    assert_eq!(body["data"][1]["index"], 1);
+    // Public text to a cloud embedding model is fine.
+    let r = post(json!({"model": "cloud-embed", "input": "hello"}))
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 200);
+    assert_eq!(header(&r, "x-airlock-tier"), "public_cloud");
+    // Sensitive text to it is a 403, not a reroute.
+    let before = w.cloud.count();
+    let r = post(json!({"model": "cloud/text-embedding-3-small", "input": "jane@example.com"}))
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 403);
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "sensitivity_policy_violation");
+    assert_eq!(w.cloud.count(), before);
+}
+
+impl crate::TestApp {
+    pub async fn explain(&self, body: Value) -> Value {
+        let r = self
+            .http
+            .post(self.url("/v1/airlock/explain"))
+            .json(&body)
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(r.status(), 200);
+        r.json().await.expect("json")
+    }
+}
+
+#[tokio::test]
+async fn explain_shows_the_decision_without_sending() {
+    let w = World::new().await;
+    let app = spawn(&w.toml("")).await;
+    let text = "Hi, I'm Jane, mail me at jane@example.com";
+    let doc = app
+        .explain(json!({"model": "auto", "messages": [
+            {"role": "system", "content": "be brief"},
+            {"role": "user", "content": text}]}))
+        .await;
+    assert_eq!(doc["sensitivity"]["level"], "confidential");
+    let f = &doc["sensitivity"]["findings"][0];
+    assert_eq!(f["kind"], "email");
+    assert_eq!(f["category"], "pii");
+    assert_eq!(f["message"], 1);
+    assert!(f["part"].is_null());
+    let (s, e) = (
+        f["start"].as_u64().expect("start") as usize,
+        f["end"].as_u64().expect("end") as usize,
+    );
+    assert_eq!(&text[s..e], "jane@example.com");
+    assert!(
+        !doc.to_string().contains("jane@example.com"),
+        "explain never echoes matched text"
+    );
+    assert!(doc["complexity"]["score"].as_f64().is_some());
+    assert!(doc["complexity"]["task"].is_string());
+    assert!(doc["complexity"]["reasons"].is_array());
+    assert_eq!(doc["rule"], "sensitive-local");
+    assert_eq!(doc["pool"], "local");
+    assert_eq!(doc["allowed_tiers"], json!(["local", "private_cloud"]));
+    assert_eq!(doc["decision"]["backend"], "ollama");
+    assert_eq!(
+        w.ollama.chat_count() + w.cloud.chat_count() + w.lmstudio.chat_count(),
+        0
+    );
+
+    let doc = app
+        .explain(json!({"model": "nope", "messages": [{"role": "user", "content": "x"}]}))
+        .await;
+    assert_eq!(doc["error"]["code"], "model_not_found");
+    assert!(doc["decision"].is_null());
+}
