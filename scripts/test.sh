@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it (.ci/run calls this):
+#   1. lints (rustfmt, clippy as policy)
+#   2. unit + gateway integration tests (cargo test)
+#   3. benches in quick mode, so they keep compiling and print rough figures
+#   4. end-to-end: release binary + official openai SDK + real llama.cpp model
+#   5. load harness short mode (overhead vs direct), when present
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+echo "== lint"
+cargo fmt --all -- --check
+cargo clippy --locked --all-targets -- -D warnings
+
+echo "== unit and gateway tests"
+cargo test --locked
+
+echo "== benches (quick mode)"
+cargo bench --locked --bench classify -- --quick --noplot
+
+echo "== end-to-end (openai SDK, real local model)"
+bash scripts/e2e.sh
+
+if [ -x bench/load/run.sh ] || [ -f bench/load/run.sh ]; then
+  echo "== load harness (short mode)"
+  bash bench/load/run.sh --short
+fi
