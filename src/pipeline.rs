@@ -6,7 +6,7 @@
 
 use crate::classify::sensitivity::Scanner;
 use crate::classify::{self, Complexity, Floor, SensitivityReport, Shape};
-use crate::config::{BackendId, Config, EXPLICIT_RULE};
+use crate::config::{BackendId, Config};
 use crate::openai::{Segment, Unscannable};
 use crate::route::{self, BackendState, Decision, Endpoint, Facts, RouteError};
 use serde_json::{Value, json};
@@ -152,13 +152,4 @@ pub fn explain_json(config: &Config, a: &Assessment) -> Value {
         }
     }
     doc
-}
-
-/// The value of `x-airlock-rule` for a decision.
-pub fn rule_header(d: &Decision) -> &str {
-    if d.rule.is_empty() {
-        EXPLICIT_RULE
-    } else {
-        &d.rule
-    }
 }

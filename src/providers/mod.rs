@@ -232,7 +232,7 @@ async fn check_status(
         return Ok(resp);
     }
     let backend = call.backend.name.clone();
-    if matches!(status, 401 | 403 | 408 | 429) || status >= 500 || status < 400 {
+    if matches!(status, 401 | 403 | 408 | 429) || !(400..500).contains(&status) {
         return Err(DispatchError::Status { backend, status });
     }
     // A 4xx about the request: pass its message on, bounded.

@@ -1,6 +1,7 @@
 //! Gateway tests: the real `App` on 127.0.0.1:0 against in-process fake
 //! upstreams speaking the OpenAI and Ollama protocols. No fixed ports.
 
+mod cli;
 mod fakes;
 mod routing;
 mod streaming;

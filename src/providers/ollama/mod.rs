@@ -169,10 +169,10 @@ impl Framer for Ndjson {
     }
 
     fn finish(&mut self, out: &mut BytesMut) -> Result<(), String> {
-        if !self.chat.is_done() {
-            if let Some(line) = self.lines.finish().map_err(|e| e.to_string())? {
-                self.emit_line(&line, out)?;
-            }
+        if !self.chat.is_done()
+            && let Some(line) = self.lines.finish().map_err(|e| e.to_string())?
+        {
+            self.emit_line(&line, out)?;
         }
         if self.chat.is_done() {
             Ok(())

@@ -1,0 +1,135 @@
+//! The binary's offline commands: check-config and explain.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_airlock"));
+    c.env_remove("AIRLOCK_CONFIG").env_remove("OPENAI_API_KEY");
+    c
+}
+
+fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> std::path::PathBuf {
+    let p = dir.path().join(name);
+    std::fs::write(&p, text).expect("write");
+    p
+}
+
+#[test]
+fn check_config_accepts_the_shipped_config_with_a_warning() {
+    let out = bin()
+        .args(["check-config", "--config", "config/airlock.toml"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("warning: backends[2]") && stdout.contains("unconfigured"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("ok: "), "{stdout}");
+}
+
+#[test]
+fn check_config_names_every_bad_key_and_exits_1() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = write(
+        &dir,
+        "bad.toml",
+        r#"
+[server]
+listen = "127.0.0.1:8080"
+colour = "blue"
+
+[[backends]]
+name = "x"
+protocol = "openai"
+base_url = "not a url"
+tier = "local"
+models = ["m"]
+"#,
+    );
+    let out = bin()
+        .args(["check-config", "--config"])
+        .arg(&path)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("server.colour"), "{stdout}");
+
+    let path = write(
+        &dir,
+        "bad2.toml",
+        r#"
+[policy.levels]
+internal = ["local"]
+restricted = ["local", "public_cloud"]
+
+[[backends]]
+name = "x"
+protocol = "openai"
+base_url = "not a url"
+tier = "local"
+models = ["m"]
+
+[pools]
+p = ["y/m"]
+
+[[rules]]
+name = "r"
+pool = "q"
+"#,
+    );
+    let out = bin()
+        .args(["check-config", "--config"])
+        .arg(&path)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for key in [
+        "backends[0].base_url",
+        "pools.p[0]",
+        "rules[0].pool",
+        "policy.levels.restricted",
+    ] {
+        assert!(
+            stdout.contains(&format!("error: {key}: ")),
+            "{key} in {stdout}"
+        );
+    }
+    let missing = bin()
+        .args(["check-config", "--config", "/nonexistent/airlock.toml"])
+        .output()
+        .expect("run");
+    assert_eq!(missing.status.code(), Some(1));
+}
+
+#[test]
+fn explain_cli_decides_offline() {
+    let mut child = bin()
+        .args(["explain", "--config", "config/airlock.toml", "-"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("OPENAI_API_KEY", "sk-test")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("run");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(
+            br#"{"model":"openai/gpt-4o","messages":[{"role":"user","content":"mail bob@example.com"}]}"#,
+        )
+        .expect("write");
+    let out = child.wait_with_output().expect("wait");
+    assert!(out.status.success());
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(doc["sensitivity"]["level"], "confidential");
+    assert_eq!(doc["decision"]["tier"], "local");
+    assert_eq!(doc["rerouted"], true);
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("bob@example.com"));
+}
