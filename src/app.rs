@@ -7,6 +7,7 @@ use crate::classify::Task;
 use crate::classify::sensitivity::Scanner;
 use crate::config::Config;
 use crate::health::Health;
+use axum::serve::ListenerExt;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -75,7 +76,14 @@ impl App {
         let grace = self.state.config.server.shutdown_grace;
         let router = crate::api::router(self.state.clone());
         let mut drain_rx = stop_rx.clone();
-        let serve = axum::serve(self.listener, router).with_graceful_shutdown(async move {
+        // Streamed chunks are small writes: without TCP_NODELAY each one can
+        // wait for the client's delayed ACK (tens of milliseconds).
+        let listener = self.listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+            }
+        });
+        let serve = axum::serve(listener, router).with_graceful_shutdown(async move {
             shutdown.await;
             let _ = stop_tx.send(true);
         });

@@ -366,11 +366,28 @@ impl ChatRequest {
     }
 }
 
-/// Serialises `body` with its `model` replaced, keeping every other field.
+/// Serialises `body` with its `model` replaced, keeping every other field
+/// in order, without copying the body first.
 pub fn body_with_model(body: &Map<String, Value>, model: &str) -> Vec<u8> {
-    let mut body = body.clone();
-    body.insert("model".into(), Value::String(model.to_owned()));
-    serde_json::to_vec(&body).unwrap_or_default()
+    struct WithModel<'a>(&'a Map<String, Value>, &'a str);
+    impl serde::Serialize for WithModel<'_> {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            use serde::ser::SerializeMap;
+            let mut m = s.serialize_map(Some(self.0.len()))?;
+            for (k, v) in self.0 {
+                if k == "model" {
+                    m.serialize_entry(k, self.1)?;
+                } else {
+                    m.serialize_entry(k, v)?;
+                }
+            }
+            m.end()
+        }
+    }
+    let mut out = Vec::with_capacity(256);
+    // Serialising a JSON map of JSON values into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut out, &WithModel(body, model));
+    out
 }
 
 fn parse_role(role: &str) -> Option<Role> {

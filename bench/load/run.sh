@@ -1,0 +1,299 @@
+#!/usr/bin/env bash
+# Load harness: airlock against direct calls to a fake OpenAI upstream, all on
+# 127.0.0.1. Builds the release binary and examples once, starts two fake
+# upstreams (instant, and 20 ms), writes a temporary airlock config, starts
+# `airlock serve`, then runs interleaved direct / through-airlock rounds with
+# examples/loadgen.rs. Prints a table; writes raw JSON lines and a summary to
+# bench/load/out/ (gitignored). See bench/load/README.md.
+#
+#   bash bench/load/run.sh --short     # CI: well under a minute once built
+#   bash bench/load/run.sh             # full: more rounds, rate sweep, all placements
+#
+# Options: --short, --no-build (reuse target/release), -h.
+# Environment: AIRLOCK_LOG (airlock's log filter, default info).
+set -euo pipefail
+
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+cd "$root"
+
+mode=full
+build=1
+for a in "$@"; do
+  case "$a" in
+    --short) mode=short ;;
+    --no-build) build=0 ;;
+    -h | --help) sed -n '2,14p' "$0"; exit 0 ;;
+    *) echo "run.sh: unknown option $a" >&2; exit 2 ;;
+  esac
+done
+
+# Everything is loopback; no proxy may sit in between.
+unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
+export NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost
+
+t_start=$(date +%s.%N)
+if [[ $build == 1 ]]; then
+  cargo build --release --locked --bin airlock --examples
+fi
+bin="$root/target/release/airlock"
+ex="$root/target/release/examples"
+for f in "$bin" "$ex/fake_upstream" "$ex/loadgen"; do
+  [[ -x $f ]] || { echo "run.sh: $f is missing (run without --no-build)" >&2; exit 1; }
+done
+t_built=$(date +%s.%N)
+
+out="$root/bench/load/out"
+mkdir -p "$out"
+stamp=$(date -u +%Y%m%dT%H%M%SZ)
+raw="$out/raw-$mode-$stamp.jsonl"
+summary="$out/summary-$mode-$stamp.json"
+tmp="$(mktemp -d "${TMPDIR:-/tmp}/airlock-load.XXXXXX")"
+
+pids=()
+cleanup() {
+  local p
+  for p in "${pids[@]}"; do
+    kill "$p" 2>/dev/null || true
+  done
+  for p in "${pids[@]}"; do
+    wait "$p" 2>/dev/null || true
+  done
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+emit() { printf '%s\n' "$1" >>"$raw"; }
+
+# Starts a fake upstream; its first stdout line is its address.
+# Sets the variables named by $1 (address) and $2 (pid).
+start_upstream() {
+  local -n addr_ref=$1 pid_ref=$2
+  shift 2
+  local name="$tmp/upstream-$RANDOM"
+  "$ex/fake_upstream" --port 0 "$@" >"$name.out" 2>"$name.err" &
+  pid_ref=$!
+  pids+=("$pid_ref")
+  local i
+  for i in $(seq 100); do
+    if [[ -s $name.out ]]; then
+      addr_ref=$(head -n 1 "$name.out")
+      return 0
+    fi
+    sleep 0.05
+  done
+  echo "run.sh: fake upstream did not start" >&2
+  cat "$name.err" >&2
+  exit 1
+}
+
+# Streamed answers: 8 content chunks, 2 ms apart.
+start_upstream fast_addr fast_pid --chunks 8 --chunk-delay-ms 2 --models fake-fast
+start_upstream slow_addr slow_pid --response-delay-ms 20 --models fake-slow
+
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+cat >"$tmp/airlock.toml" <<EOF
+[server]
+listen = "127.0.0.1:$port"
+
+[[backends]]
+name = "fast"
+protocol = "openai"
+base_url = "http://$fast_addr/v1"
+tier = "local"
+models = ["fake-fast"]
+
+[[backends]]
+name = "slow"
+protocol = "openai"
+base_url = "http://$slow_addr/v1"
+tier = "local"
+models = ["fake-slow"]
+
+[pools]
+local = ["fast/fake-fast"]
+slow = ["slow/fake-slow"]
+
+[[rules]]
+name = "default"
+pool = "local"
+EOF
+
+AIRLOCK_LOG="${AIRLOCK_LOG:-info}" "$bin" serve --config "$tmp/airlock.toml" 2>"$tmp/airlock.log" &
+apid=$!
+pids+=("$apid")
+ready=0
+for i in $(seq 200); do
+  if python3 -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:$port/healthz', timeout=1)" 2>/dev/null; then
+    ready=1
+    break
+  fi
+  kill -0 "$apid" 2>/dev/null || break
+  sleep 0.05
+done
+if [[ $ready != 1 ]]; then
+  echo "run.sh: airlock did not become healthy; its log:" >&2
+  tail -n 30 "$tmp/airlock.log" >&2
+  exit 1
+fi
+
+direct_fast="http://$fast_addr/v1/chat/completions"
+direct_slow="http://$slow_addr/v1/chat/completions"
+gw="http://127.0.0.1:$port/v1/chat/completions"
+
+ncpu=$(nproc)
+gw_cpu=1
+rig_cpu=0
+if ((ncpu >= 2)); then
+  placements="unpinned split shared"
+else
+  placements="unpinned"
+fi
+all_cpus="0-$((ncpu - 1))"
+
+# Pins airlock (all its threads) and the rig (upstreams, later loadgen).
+lg_cpus=$all_cpus
+place() {
+  local gw_set rig_set p
+  case "$1" in
+    unpinned) gw_set=$all_cpus; rig_set=$all_cpus ;;
+    split) gw_set=$gw_cpu; rig_set=$rig_cpu ;;
+    shared) gw_set=$rig_cpu; rig_set=$rig_cpu ;;
+  esac
+  taskset -a -cp "$gw_set" "$apid" >/dev/null
+  for p in "$fast_pid" "$slow_pid"; do
+    taskset -a -cp "$rig_set" "$p" >/dev/null
+  done
+  lg_cpus=$rig_set
+  current_place=$1
+}
+
+lg() {
+  local label=$1
+  shift
+  taskset -c "$lg_cpus" "$ex/loadgen" --label "$label" "$@" >>"$raw"
+  emit "{\"kind\":\"placement\",\"label\":\"$label\",\"placement\":\"$current_place\"}"
+}
+
+clk_tck=$(getconf CLK_TCK)
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$apid/stat"; }
+rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$apid/status"; }
+
+# Runs loadgen and records airlock's CPU ticks around it.
+lg_cpu() {
+  local label=$1 before after
+  before=$(cpu_ticks)
+  lg "$@"
+  after=$(cpu_ticks)
+  emit "{\"kind\":\"cpu\",\"label\":\"$label\",\"ticks_before\":$before,\"ticks_after\":$after,\"clk_tck\":$clk_tck}"
+}
+
+if [[ $mode == short ]]; then
+  probe=(--rounds 4 --requests 150 --warmup 30)
+  seq_args=(--rounds 6 --requests 500 --warmup 50)
+  stream_args=(--rounds 4 --requests 25 --warmup 5)
+  open_rate=1000
+  open_args=(--rounds 2 --duration-s 1.5 --requests 100000 --warmup 50)
+  tput_args=(--rounds 2 --duration-s 2 --requests 1000000 --warmup 64)
+  tput_places=chosen+unpinned
+  cap=60
+else
+  probe=(--rounds 10 --requests 300 --warmup 100)
+  seq_args=(--rounds 20 --requests 1000 --warmup 200)
+  stream_args=(--rounds 10 --requests 50 --warmup 10)
+  open_rate=1000
+  open_args=(--rounds 4 --duration-s 3 --requests 1000000 --warmup 200)
+  tput_args=(--rounds 6 --duration-s 5 --requests 10000000 --warmup 200)
+  tput_places=$placements
+  cap=300
+fi
+
+emit "$(python3 -c 'import json,sys,platform,datetime; print(json.dumps({"kind":"meta","mode":sys.argv[1],"cpus":int(sys.argv[2]),"kernel":platform.release(),"date":datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),"commit":sys.argv[3],"log":sys.argv[4],"open_rate":int(sys.argv[5]),"gw_cpu":int(sys.argv[6]),"rig_cpu":int(sys.argv[7])}))' \
+  "$mode" "$ncpu" "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo +dirty)" "${AIRLOCK_LOG:-info}" "$open_rate" "$gw_cpu" "$rig_cpu")"
+
+# Idle memory: started, healthy, no request served yet.
+sleep 0.5
+emit "{\"kind\":\"rss\",\"label\":\"idle\",\"kb\":$(rss_kb)}"
+
+echo "run.sh: $mode mode; airlock pid $apid on 127.0.0.1:$port; upstreams $fast_addr (instant), $slow_addr (20 ms)" >&2
+
+# 1. Placement probe: sequential 1 KB under each placement; keep the one
+#    with the lowest through-airlock p50 for the sequential figures.
+for p in $placements; do
+  place "$p"
+  lg "probe@$p" --target "direct=$direct_fast" --target "airlock=$gw" --mode seq --prompt-bytes 1024 "${probe[@]}" --max-total-s "$cap"
+done
+chosen=$(python3 - "$raw" <<'PY'
+import json, sys
+best = {}
+for line in open(sys.argv[1]):
+    d = json.loads(line)
+    if d.get("target") == "airlock" and d.get("label", "").startswith("probe@"):
+        best[d["label"][6:]] = d["latency_us"]["p50"]
+print(min(best, key=best.get))
+PY
+)
+emit "{\"kind\":\"placement\",\"label\":\"chosen\",\"placement\":\"$chosen\"}"
+place "$chosen"
+
+# 2. Sequential overhead, 1 KB and 16 KB prompts, classification on.
+lg_cpu seq1k --target "direct=$direct_fast" --target "airlock=$gw" --mode seq --prompt-bytes 1024 "${seq_args[@]}" --max-total-s "$cap"
+lg_cpu seq16k --target "direct=$direct_fast" --target "airlock=$gw" --mode seq --prompt-bytes 16384 "${seq_args[@]}" --max-total-s "$cap"
+
+# 3. Streaming: time to first chunk, chunk gaps, whole answer.
+lg stream --target "direct=$direct_fast" --target "airlock=$gw" --mode seq --stream --prompt-bytes 1024 "${stream_args[@]}" --max-total-s "$cap"
+
+# 4. Open loop at a fixed rate against the instant upstream.
+lg open --target "direct=$direct_fast" --target "airlock=$gw" --mode open --rate "$open_rate" --prompt-bytes 1024 "${open_args[@]}" --max-total-s "$cap"
+
+# 5. Throughput at concurrency 32 against the 20 ms upstream, with RSS sampled under load.
+if [[ $tput_places == chosen+unpinned ]]; then
+  tput_places=$chosen
+  [[ $chosen == unpinned ]] || tput_places="$chosen unpinned"
+fi
+echo 0 >"$tmp/rss_max"
+for p in $tput_places; do
+  place "$p"
+  (
+    max=0
+    while kill -0 "$apid" 2>/dev/null; do
+      v=$(rss_kb 2>/dev/null || echo 0)
+      if ((v > max)); then max=$v; echo "$max" >"$tmp/rss_max"; fi
+      sleep 0.1
+    done
+  ) &
+  sampler=$!
+  pids+=("$sampler")
+  lg_cpu "tput@$p" --target "direct=$direct_slow" --target "airlock=$gw" --mode closed --concurrency 32 --model slow --prompt-bytes 1024 "${tput_args[@]}" --max-total-s "$cap"
+  kill "$sampler" 2>/dev/null || true
+  wait "$sampler" 2>/dev/null || true
+done
+emit "{\"kind\":\"rss\",\"label\":\"load_max\",\"kb\":$(cat "$tmp/rss_max")}"
+emit "{\"kind\":\"placement\",\"label\":\"rss_load\",\"placement\":\"${tput_places// /+}\"}"
+
+# 6. Full mode only: open-loop rate sweep to saturation (instant upstream).
+if [[ $mode == full ]]; then
+  place "$chosen"
+  for rate in 500 1000 2000 4000 8000 16000 32000; do
+    lg "sweep@$rate" --target "direct=$direct_fast" --target "airlock=$gw" --mode open --rate "$rate" --prompt-bytes 1024 --rounds 2 --duration-s 3 --requests 10000000 --warmup 100 --max-total-s "$cap"
+    emit "{\"kind\":\"placement\",\"label\":\"sweep\",\"placement\":\"$chosen\"}"
+    if ! python3 - "$raw" "$rate" <<'PY'; then break; fi
+import json, sys
+for line in open(sys.argv[1]):
+    d = json.loads(line)
+    if d.get("label") == f"sweep@{sys.argv[2]}" and d.get("target") == "airlock":
+        ok = d["rate_achieved"] >= 0.95 * d["rate_target"] and d["errors"] <= 0.01 * max(d["count"], 1)
+        sys.exit(0 if ok else 1)
+PY
+  done
+fi
+
+sleep 1
+emit "{\"kind\":\"rss\",\"label\":\"idle_after\",\"kb\":$(rss_kb)}"
+
+python3 "$root/bench/load/report.py" "$raw" "$summary"
+cp "$raw" "$out/latest-$mode.jsonl"
+cp "$summary" "$out/latest-$mode-summary.json"
+t_end=$(date +%s.%N)
+python3 -c 'import sys; b, m, e = map(float, sys.argv[1:4]); print(f"\nwall time: {e - m:.1f} s measuring, {m - b:.1f} s building; raw {sys.argv[4]}; summary {sys.argv[5]}")' \
+  "$t_start" "$t_built" "$t_end" "${raw#"$root"/}" "${summary#"$root"/}"
