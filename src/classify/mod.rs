@@ -148,6 +148,50 @@ mod tests {
     }
 
     #[test]
+    fn each_first_version_kind_maps_to_its_category_level() {
+        let cases = [
+            (
+                "card 4111 1111 1111 1111 please",
+                "credit_card",
+                Level::Restricted,
+            ),
+            ("my ssn is 123-45-6789", "us_ssn", Level::Confidential),
+            (
+                "IBAN DE89 3704 0044 0532 0130 00",
+                "iban",
+                Level::Restricted,
+            ),
+            ("call me on +44 20 7946 0958", "phone", Level::Confidential),
+            (
+                "key AKIAIOSFODNN7EXAMPLE in the config",
+                "api_key",
+                Level::Restricted,
+            ),
+            (
+                "-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n",
+                "private_key",
+                Level::Restricted,
+            ),
+        ];
+        let scanner = Scanner::new();
+        for (text, kind, level) in cases {
+            let r = sensitivity(
+                &scanner,
+                &policy(),
+                &[seg(text)],
+                Unscannable::default(),
+                &[],
+            );
+            assert!(
+                r.findings.iter().any(|f| f.kind.as_str() == kind),
+                "{kind} not found in {text:?}: {:?}",
+                r.findings
+            );
+            assert_eq!(r.level, level, "{text:?}");
+        }
+    }
+
+    #[test]
     fn floors_raise_never_lower() {
         let r = sensitivity(
             &Scanner::new(),

@@ -385,3 +385,27 @@ fn no_decision_ever_leaves_the_allowed_tiers() {
         }
     }
 }
+
+#[test]
+fn complexity_below_and_sensitivity_conditions() {
+    let extra = r#"
+[[rules]]
+name = "unused"
+pool = "local"
+"#;
+    let toml = TOML.replace(
+        "[[rules]]\nname = \"code-private\"",
+        "[[rules]]\nname = \"easy\"\nwhen = { complexity_below = 0.2 }\npool = \"private\"\n\n[[rules]]\nname = \"secret-local\"\nwhen = { sensitivity_at_least = \"confidential\" }\npool = \"local\"\n\n[[rules]]\nname = \"code-private\"",
+    );
+    let c = from_toml_str(&format!("{toml}{extra}"), &|_| Some("sk".into()))
+        .expect("valid")
+        .config;
+    let d = run(&c, "auto", Level::Public, &cx(0.1, Task::Chat), &up).expect("ok");
+    assert_eq!(d.rule, "easy");
+    let d = run(&c, "auto", Level::Public, &cx(0.3, Task::Chat), &up).expect("ok");
+    assert_eq!(d.rule, "default");
+    // Restricted skips "easy" (private tier) and matches secret-local.
+    let d = run(&c, "auto", Level::Restricted, &cx(0.1, Task::Chat), &up).expect("ok");
+    assert_eq!(d.rule, "secret-local");
+    assert_eq!(d.skipped[0].rule, "easy");
+}

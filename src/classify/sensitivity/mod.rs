@@ -1,19 +1,105 @@
-//! PLACEHOLDER until the detector module lands: same API, email only.
-use regex::Regex;
+//! Sensitivity detection: finds personal data, financial identifiers and
+//! credentials in prompt text, in process, in microseconds, so the gateway
+//! can keep a request local. It fails closed: checksummed and known shapes
+//! count alone, weak shapes count when a context word is near, and a
+//! doubtful case is reported rather than dropped (a false positive only
+//! keeps a request local; a miss leaks it).
+//!
+//! How a scan runs: one Aho-Corasick pass finds every literal that can start
+//! a secret (`triggers`); one byte pass splits digits into chunks for the
+//! card, SSN and phone detectors (`numeric`); e-mail and IBAN candidates
+//! are found by their `@` and `LLdd` anchors. Only candidates run a regex
+//! or a validator, so clean text costs a few linear passes.
+//!
+//! Must not: log, store or copy the text; allocate per byte; panic on any
+//! input; or report offsets that are not char boundaries of the text.
 
+mod api_key;
+mod api_key_rules;
+mod card;
+mod curl_user;
+mod email;
+mod iban;
+mod jwt;
+mod k8s_secret;
+mod merge;
+mod numeric;
+mod phone;
+mod private_key;
+mod secret;
+mod secret_name;
+mod secret_value;
+mod ssn;
+mod text;
+mod triggers;
+mod url_credentials;
+
+#[cfg(test)]
+mod tests;
+
+use text::Context;
+use triggers::{Trigger, Triggers};
+
+/// What a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Kind {
     Email,
+    Phone,
+    CreditCard,
+    UsSsn,
+    Iban,
+    ApiKey,
+    Secret,
+    PrivateKey,
+    Jwt,
+    UrlCredentials,
 }
+
 impl Kind {
-    pub const ALL: [Kind; 1] = [Kind::Email];
+    /// Every kind, in declaration order.
+    pub const ALL: [Kind; 10] = [
+        Kind::Email,
+        Kind::Phone,
+        Kind::CreditCard,
+        Kind::UsSsn,
+        Kind::Iban,
+        Kind::ApiKey,
+        Kind::Secret,
+        Kind::PrivateKey,
+        Kind::Jwt,
+        Kind::UrlCredentials,
+    ];
+
+    /// Stable snake_case name (for config, audit and metric labels).
     pub fn as_str(self) -> &'static str {
-        "email"
+        match self {
+            Kind::Email => "email",
+            Kind::Phone => "phone",
+            Kind::CreditCard => "credit_card",
+            Kind::UsSsn => "us_ssn",
+            Kind::Iban => "iban",
+            Kind::ApiKey => "api_key",
+            Kind::Secret => "secret",
+            Kind::PrivateKey => "private_key",
+            Kind::Jwt => "jwt",
+            Kind::UrlCredentials => "url_credentials",
+        }
     }
+
+    /// The policy category this kind falls under.
     pub fn category(self) -> Category {
-        Category::Pii
+        match self {
+            Kind::Email | Kind::Phone | Kind::UsSsn => Category::Pii,
+            Kind::CreditCard | Kind::Iban => Category::Financial,
+            Kind::ApiKey | Kind::Secret | Kind::PrivateKey | Kind::Jwt | Kind::UrlCredentials => {
+                Category::Secret
+            }
+        }
     }
 }
+
+/// Policy categories. Only `Pii`, `Financial` and `Secret` have detectors
+/// here; the others are set by other classifiers or by operators.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Category {
     Pii,
@@ -24,7 +110,9 @@ pub enum Category {
     Legal,
     Custom,
 }
+
 impl Category {
+    /// Every category, in declaration order.
     pub const ALL: [Category; 7] = [
         Category::Pii,
         Category::Phi,
@@ -34,6 +122,8 @@ impl Category {
         Category::Legal,
         Category::Custom,
     ];
+
+    /// Stable lower-case name.
     pub fn as_str(self) -> &'static str {
         match self {
             Category::Pii => "pii",
@@ -46,33 +136,113 @@ impl Category {
         }
     }
 }
+
+/// One finding: `text[start..end]` (byte offsets on char boundaries).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Match {
     pub kind: Kind,
     pub start: usize,
     pub end: usize,
 }
+
+/// All detectors, compiled once. `Send + Sync`; share it through an `Arc`.
 pub struct Scanner {
-    email: Regex,
+    triggers: Triggers,
+    api_keys: api_key::ApiKeys,
+    jwt: jwt::Jwt,
+    card_context: Context,
+    ssn_context: Context,
+    phone_context: Context,
 }
+
 impl Default for Scanner {
-    fn default() -> Self {
-        Self::new()
+    fn default() -> Scanner {
+        Scanner::new()
     }
 }
+
 impl Scanner {
+    /// Compiles every automaton and regex. Costs a few milliseconds; do it
+    /// once at start-up.
     pub fn new() -> Scanner {
         Scanner {
-            email: Regex::new(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}").expect("static"),
+            triggers: Triggers::new(),
+            api_keys: api_key::ApiKeys::new(),
+            jwt: jwt::Jwt::new(),
+            card_context: Context::new(card::CONTEXT_WORDS),
+            ssn_context: Context::new(ssn::CONTEXT_WORDS),
+            phone_context: Context::new(phone::CONTEXT_WORDS),
         }
     }
+
+    /// Appends the findings for `text` to `out`: sorted by start, no two
+    /// with the same span and kind. Findings already in `out` are kept.
     pub fn scan(&self, text: &str, out: &mut Vec<Match>) {
-        for m in self.email.find_iter(text) {
-            out.push(Match {
-                kind: Kind::Email,
-                start: m.start(),
-                end: m.end(),
-            });
+        let mut found = Vec::new();
+        self.scan_literals(text, &mut found);
+        if text.bytes().any(|b| b.is_ascii_digit()) {
+            self.scan_numbers(text, &mut found);
+            iban::detect(text, &mut found);
+        }
+        if text.as_bytes().contains(&b'@') {
+            email::detect(text, &mut found);
+        }
+        merge::finish(text, found, out);
+    }
+
+    fn scan_literals(&self, text: &str, found: &mut Vec<Match>) {
+        let mut hits = Vec::new();
+        self.triggers.find(text, &mut hits);
+        if hits.is_empty() {
+            return;
+        }
+        let mut api_state = api_key::State::default();
+        let mut secret_state = secret::State::default();
+        let mut k8s_state = k8s_secret::State::default();
+        let mut caches = private_key::Caches::default();
+        let mut key_end = 0;
+        for h in hits {
+            match h.trigger {
+                Trigger::Rule(i) => {
+                    self.api_keys
+                        .check(i, text, (h.start, h.end), &mut api_state, found)
+                }
+                Trigger::Keyword => {
+                    secret::check_keyword(text, h.start, h.end, &mut secret_state, found)
+                }
+                Trigger::Curl => curl_user::check(text, h.start, h.end, found),
+                Trigger::K8sData => k8s_secret::check(text, h.start, h.end, &mut k8s_state, found),
+                Trigger::Jwt => self.jwt.check(text, h.start, found),
+                Trigger::Url => url_credentials::check(text, h.start, found),
+                Trigger::Pem | Trigger::Putty if h.start < key_end => {}
+                Trigger::Pem => private_key::check_pem(text, h.start, &mut caches, found),
+                Trigger::Putty => private_key::check_putty(text, h.start, &mut caches, found),
+            }
+            if matches!(h.trigger, Trigger::Pem | Trigger::Putty)
+                && let Some(m) = found.last().filter(|m| m.kind == Kind::PrivateKey)
+            {
+                key_end = key_end.max(m.end);
+            }
+        }
+    }
+
+    fn scan_numbers(&self, text: &str, found: &mut Vec<Match>) {
+        let (mut groups, mut chunks) = (Vec::new(), Vec::new());
+        numeric::tokenize(text.as_bytes(), &mut groups, &mut chunks);
+        let mut claimed = Vec::new();
+        for chunk in &chunks {
+            claimed.clear();
+            claimed.resize(chunk.groups.len(), false);
+            card::detect(
+                text,
+                &groups,
+                chunk,
+                &mut claimed,
+                &self.card_context,
+                found,
+            );
+            ssn::detect(text, &groups, chunk, &mut claimed, &self.ssn_context, found);
+            phone::detect(text, &groups, chunk, &claimed, &self.phone_context, found);
         }
     }
 }

@@ -1,0 +1,284 @@
+//! Cross-detector tests: the public API, ordering and de-duplication, and
+//! the "never panics, offsets always on char boundaries" property over
+//! random and adversarial input.
+//!
+//! Must not: time anything or read files.
+
+use std::sync::OnceLock;
+
+use super::*;
+
+/// One scanner for all tests (building it is the slow part in debug builds).
+pub(super) fn scanner() -> &'static Scanner {
+    static SCANNER: OnceLock<Scanner> = OnceLock::new();
+    SCANNER.get_or_init(Scanner::new)
+}
+
+fn scan(text: &str) -> Vec<Match> {
+    let mut out = Vec::new();
+    scanner().scan(text, &mut out);
+    out
+}
+
+/// The substrings of `text` found as `kind`, in order.
+pub(super) fn spans(text: &str, kind: Kind) -> Vec<&str> {
+    scan(text)
+        .into_iter()
+        .filter(|m| m.kind == kind)
+        .map(|m| &text[m.start..m.end])
+        .collect()
+}
+
+#[test]
+fn kind_and_category_names() {
+    let names: Vec<_> = Kind::ALL.iter().map(|k| k.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "email",
+            "phone",
+            "credit_card",
+            "us_ssn",
+            "iban",
+            "api_key",
+            "secret",
+            "private_key",
+            "jwt",
+            "url_credentials"
+        ]
+    );
+    assert_eq!(Kind::Email.category(), Category::Pii);
+    assert_eq!(Kind::UsSsn.category(), Category::Pii);
+    assert_eq!(Kind::Iban.category(), Category::Financial);
+    assert_eq!(Kind::Jwt.category(), Category::Secret);
+    let cats: Vec<_> = Category::ALL.iter().map(|c| c.as_str()).collect();
+    assert_eq!(
+        cats,
+        [
+            "pii",
+            "phi",
+            "financial",
+            "secret",
+            "code",
+            "legal",
+            "custom"
+        ]
+    );
+}
+
+#[test]
+fn scanner_is_send_sync_and_default() {
+    fn check<T: Send + Sync + Default>() {}
+    check::<Scanner>();
+}
+
+#[test]
+fn mixed_text_sorted_and_exact() {
+    let text = "Hi, I'm Zoë. Mail zoe@example.org or call (415) 555-0132.\n\
+                Card 4111 1111 1111 1111, IBAN DE89 3704 0044 0532 0130 00.\n\
+                export OPENAI_API_KEY=sk-proj-SevzWEV_NmNnMndQ5gn6PjFcX_9ay5SEK\n\
+                db: postgres://app:s3cr3t@db.internal/app";
+    let got: Vec<_> = scan(text)
+        .iter()
+        .map(|m| (m.kind, &text[m.start..m.end]))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (Kind::Email, "zoe@example.org"),
+            (Kind::Phone, "(415) 555-0132"),
+            (Kind::CreditCard, "4111 1111 1111 1111"),
+            (Kind::Iban, "DE89 3704 0044 0532 0130 00"),
+            (Kind::ApiKey, "sk-proj-SevzWEV_NmNnMndQ5gn6PjFcX_9ay5SEK"),
+            (Kind::UrlCredentials, "postgres://app:s3cr3t@db.internal"),
+        ]
+    );
+}
+
+#[test]
+fn appends_without_touching_earlier_findings() {
+    let mut out = vec![Match {
+        kind: Kind::Jwt,
+        start: 100,
+        end: 200,
+    }];
+    scanner().scan("mail a@b.io", &mut out);
+    assert_eq!(out.len(), 2);
+    assert_eq!(out[0].start, 100);
+    assert_eq!(
+        out[1],
+        Match {
+            kind: Kind::Email,
+            start: 5,
+            end: 11
+        }
+    );
+}
+
+#[test]
+fn clean_text_finds_nothing() {
+    let text = "The mitochondria is the powerhouse of the cell. In 1905, Einstein \
+                published 4 papers; version 1.2.3 shipped on 2024-01-15 at 10:30. \
+                Order #12345 costs $1,234.56. See section 3.4.1 and fn main() {}.";
+    assert_eq!(scan(text), vec![]);
+}
+
+/// A small deterministic generator (xorshift64*), so the test needs no crate.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+const PIECES: &[&str] = &[
+    "0",
+    "1",
+    "4",
+    "9",
+    "12",
+    "415",
+    "555",
+    "0132",
+    "4111",
+    " ",
+    "-",
+    ".",
+    "(",
+    ")",
+    "/",
+    "+",
+    ",",
+    ":",
+    "@",
+    "=",
+    "\"",
+    "'",
+    "`",
+    "\n",
+    "\\n",
+    "x",
+    "X",
+    "a",
+    "Z",
+    "é",
+    "中",
+    "😀",
+    "\u{a0}",
+    "\u{200b}",
+    "sk-",
+    "AKIA",
+    "eyJ",
+    "-----BEGIN ",
+    "PRIVATE KEY-----",
+    "-----END",
+    "://",
+    "u:p@h",
+    "password",
+    "=\"",
+    "token: ",
+    "Bearer ",
+    "GB82",
+    "DE89",
+    "ssn ",
+    "phone ",
+    "card ",
+    "xoxb-",
+    "ghp_",
+    "-us1",
+    "Q~",
+    "|",
+    ".atlasv1.",
+    ":AA",
+    "ext",
+    "PuTTY-User-Key-File-",
+    "Private-MAC:",
+    "<key>",
+    "</key>",
+    "value=",
+    "-u ",
+    "hf_",
+    "AAAA",
+    "abc123XYZ",
+    "==",
+    "kind: Secret\n",
+    "data:\n",
+    "  k: ",
+    "---\n",
+    "|\n",
+    "\t",
+    "string ",
+    "__CONTRIBSYS__COM",
+];
+
+fn check_invariants(text: &str) {
+    let found = scan(text);
+    for m in &found {
+        assert!(m.start < m.end && m.end <= text.len(), "{m:?} in {text:?}");
+        assert!(
+            text.is_char_boundary(m.start) && text.is_char_boundary(m.end),
+            "{m:?} in {text:?}"
+        );
+    }
+    for w in found.windows(2) {
+        assert!(w[0].start <= w[1].start, "unsorted in {text:?}");
+        assert!(w[0] != w[1], "duplicate in {text:?}");
+    }
+}
+
+#[test]
+fn never_panics_on_random_pieces() {
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    for _ in 0..3000 {
+        let mut text = String::new();
+        for _ in 0..rng.below(80) {
+            text.push_str(PIECES[rng.below(PIECES.len())]);
+        }
+        check_invariants(&text);
+    }
+}
+
+#[test]
+fn never_panics_on_random_bytes() {
+    let mut rng = Rng(0xD1B5_4A32_D192_ED03);
+    for _ in 0..3000 {
+        let len = rng.below(300);
+        let bytes: Vec<u8> = (0..len)
+            .map(|_| match rng.below(4) {
+                0 => b"0123456789 -.()+@:/"[rng.below(19)],
+                1 => (rng.next() & 0xff) as u8,
+                _ => b'!' + (rng.next() % 94) as u8,
+            })
+            .collect();
+        check_invariants(&String::from_utf8_lossy(&bytes));
+    }
+}
+
+#[test]
+fn adversarial_repetition_stays_correct() {
+    for piece in [
+        "kind: Secret\ndata:\n  a: |\n",
+        "-----BEGIN RSA PRIVATE KEY-----",
+        "PuTTY-User-Key-File-2",
+        "1 ",
+        "a@",
+        "eyJ",
+        "sk-a1",
+        "key=",
+        "9",
+    ] {
+        check_invariants(&piece.repeat(2000));
+    }
+    for piece in ["key=", "sk-", "password: x", "-u a"] {
+        check_invariants(&piece.repeat(30_000));
+    }
+    let long_key = format!("-----BEGIN PRIVATE KEY-----\n{}", "A".repeat(100_000));
+    check_invariants(&long_key);
+}

@@ -1,0 +1,116 @@
+//! The one keyword pass: a single Aho-Corasick automaton (ASCII case
+//! ignored) over every literal that can start a secret finding: API-key
+//! prefixes, secret-sounding keywords, `curl -u`, Kubernetes `data:`, PEM
+//! and PuTTY headers, `eyJ` and `://`. Text without any of them costs one linear pass here and
+//! nothing in the secret detectors.
+//!
+//! Must not: judge anything; it only says where each detector should look.
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+
+use super::api_key::ApiKeys;
+use super::{curl_user, k8s_secret, secret};
+
+/// Which detector a literal belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Trigger {
+    /// Index into the API-key rule table.
+    Rule(usize),
+    Keyword,
+    Curl,
+    K8sData,
+    Pem,
+    Putty,
+    Jwt,
+    Url,
+}
+
+/// One literal found in the text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Hit {
+    pub trigger: Trigger,
+    pub start: usize,
+    pub end: usize,
+}
+
+/// The compiled automaton and what each of its patterns means.
+pub(super) struct Triggers {
+    ac: AhoCorasick,
+    meaning: Vec<Trigger>,
+}
+
+impl Triggers {
+    pub(super) fn new() -> Triggers {
+        let mut literals: Vec<&'static str> = Vec::new();
+        let mut meaning = Vec::new();
+        let mut add = |lit: &'static str, t: Trigger| {
+            literals.push(lit);
+            meaning.push(t);
+        };
+        for (rule, lit) in ApiKeys::literals() {
+            add(lit, Trigger::Rule(rule));
+        }
+        for &kw in secret::KEYWORDS {
+            add(kw, Trigger::Keyword);
+        }
+        for &lit in curl_user::LITERALS {
+            add(lit, Trigger::Curl);
+        }
+        add(k8s_secret::LITERAL, Trigger::K8sData);
+        add("-----BEGIN", Trigger::Pem);
+        add("PuTTY-User-Key-File-", Trigger::Putty);
+        add("eyJ", Trigger::Jwt);
+        add("://", Trigger::Url);
+        let ac = AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::Standard)
+            .kind(Some(AhoCorasickKind::DFA))
+            .build(&literals)
+            .expect("trigger literals are plain non-empty strings (covered by tests)");
+        Triggers { ac, meaning }
+    }
+
+    /// Appends every trigger found in `text`, overlapping ones included,
+    /// ordered by end offset.
+    pub(super) fn find(&self, text: &str, hits: &mut Vec<Hit>) {
+        for m in self.ac.find_overlapping_iter(text) {
+            if let Some(&trigger) = self.meaning.get(m.pattern().as_usize()) {
+                hits.push(Hit {
+                    trigger,
+                    start: m.start(),
+                    end: m.end(),
+                });
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_overlapping_literals_case_insensitively() {
+        let t = Triggers::new();
+        let mut hits = Vec::new();
+        t.find("export GITHUB_TOKEN=ghp_x; Password: x", &mut hits);
+        let kinds: Vec<_> = hits.iter().map(|h| h.trigger).collect();
+        assert!(kinds.contains(&Trigger::Keyword));
+        assert!(kinds.iter().any(|k| matches!(k, Trigger::Rule(_))));
+        assert!(
+            hits.iter()
+                .any(|h| h.start == 27 && h.trigger == Trigger::Keyword)
+        );
+    }
+
+    #[test]
+    fn nothing_in_plain_prose() {
+        let t = Triggers::new();
+        let mut hits = Vec::new();
+        t.find(
+            "The weather is nice today and we went for a walk.",
+            &mut hits,
+        );
+        assert!(hits.is_empty(), "{hits:?}");
+    }
+}
