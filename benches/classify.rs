@@ -6,8 +6,8 @@
 use airlock::classify::sensitivity::Scanner;
 use airlock::config::{BackendId, from_toml_str};
 use airlock::openai::ChatRequest;
-use airlock::pipeline::{Inputs, assess};
-use airlock::route::{BackendState, Endpoint};
+use airlock::pipeline::{Caller, assess_chat};
+use airlock::route::BackendState;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
 
@@ -60,22 +60,7 @@ fn bench(c: &mut Criterion) {
             |b, raw| {
                 b.iter(|| {
                     let req = ChatRequest::parse(black_box(raw)).expect("valid");
-                    let (segments, unscannable) = req.segments();
-                    let a = assess(
-                        &config,
-                        &scanner,
-                        &Inputs {
-                            endpoint: Endpoint::Chat,
-                            model: &req.model,
-                            segments: &segments,
-                            unscannable,
-                            has_tools: req.has_tools,
-                            max_tokens: req.max_tokens,
-                            floors: &[],
-                            key: None,
-                        },
-                        &state,
-                    );
+                    let a = assess_chat(&config, &scanner, &req, &Caller::default(), &state);
                     black_box(a.sensitivity.level)
                 })
             },
@@ -86,22 +71,7 @@ fn bench(c: &mut Criterion) {
             &req,
             |b, req| {
                 b.iter(|| {
-                    let (segments, unscannable) = req.segments();
-                    let a = assess(
-                        &config,
-                        &scanner,
-                        &Inputs {
-                            endpoint: Endpoint::Chat,
-                            model: &req.model,
-                            segments: &segments,
-                            unscannable,
-                            has_tools: req.has_tools,
-                            max_tokens: req.max_tokens,
-                            floors: &[],
-                            key: None,
-                        },
-                        &state,
-                    );
+                    let a = assess_chat(&config, &scanner, req, &Caller::default(), &state);
                     black_box(a.sensitivity.level)
                 })
             },

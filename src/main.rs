@@ -6,8 +6,8 @@ use airlock::classify::Floor;
 use airlock::classify::sensitivity::Scanner;
 use airlock::config::{self, BackendId};
 use airlock::openai::ChatRequest;
-use airlock::pipeline::{self, Inputs};
-use airlock::route::{BackendState, Endpoint};
+use airlock::pipeline::{self, Caller};
+use airlock::route::BackendState;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use std::io::Read;
@@ -155,7 +155,6 @@ fn explain(path: &std::path::Path, min: Option<&str>, file: &str) -> anyhow::Res
             .with_context(|| format!("unknown level {m:?} for --min-sensitivity"))?;
         floors.push(Floor::Header(level));
     }
-    let (segments, unscannable) = req.segments();
     // Offline, nothing is probed: configured backends count as unknown (tryable).
     let state = |id: BackendId| {
         if c.backend(id).is_configured() {
@@ -164,21 +163,11 @@ fn explain(path: &std::path::Path, min: Option<&str>, file: &str) -> anyhow::Res
             BackendState::Unconfigured
         }
     };
-    let a = pipeline::assess(
-        c,
-        &Scanner::new(),
-        &Inputs {
-            endpoint: Endpoint::Chat,
-            model: &req.model,
-            segments: &segments,
-            unscannable,
-            has_tools: req.has_tools,
-            max_tokens: req.max_tokens,
-            floors: &floors,
-            key: None,
-        },
-        &state,
-    );
+    let caller = Caller {
+        floors: &floors,
+        key: None,
+    };
+    let a = pipeline::assess_chat(c, &Scanner::new(), &req, &caller, &state);
     let doc = pipeline::explain_json(c, &a);
     println!("{}", serde_json::to_string_pretty(&doc)?);
     Ok(())

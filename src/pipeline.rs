@@ -7,7 +7,7 @@
 use crate::classify::sensitivity::Scanner;
 use crate::classify::{self, Complexity, Floor, SensitivityReport, Shape};
 use crate::config::{BackendId, Config};
-use crate::openai::{Segment, Unscannable};
+use crate::openai::{ChatRequest, EmbeddingsRequest, Segment, Unscannable};
 use crate::route::{self, BackendState, Decision, Endpoint, Facts, RouteError};
 use serde_json::{Value, json};
 
@@ -19,19 +19,78 @@ pub struct Assessment {
     pub decision: Result<Decision, RouteError>,
 }
 
-/// The request-level inputs of an assessment.
-pub struct Inputs<'a> {
-    pub endpoint: Endpoint,
-    pub model: &'a str,
-    pub segments: &'a [Segment<'a>],
-    pub unscannable: Unscannable,
-    pub has_tools: bool,
-    pub max_tokens: Option<u64>,
+/// Who is asking: the floors they set and the gateway key they used.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Caller<'a> {
     pub floors: &'a [Floor],
     pub key: Option<&'a str>,
 }
 
-pub fn assess(
+/// Classifies and routes a chat request.
+pub fn assess_chat(
+    config: &Config,
+    scanner: &Scanner,
+    req: &ChatRequest,
+    caller: &Caller<'_>,
+    state: &dyn Fn(BackendId) -> BackendState,
+) -> Assessment {
+    let (segments, unscannable) = req.segments();
+    assess(
+        config,
+        scanner,
+        &Inputs {
+            endpoint: Endpoint::Chat,
+            model: &req.model,
+            segments: &segments,
+            unscannable,
+            has_tools: req.has_tools,
+            max_tokens: req.max_tokens,
+            floors: caller.floors,
+            key: caller.key,
+        },
+        state,
+    )
+}
+
+/// Classifies and routes an embeddings request.
+pub fn assess_embeddings(
+    config: &Config,
+    scanner: &Scanner,
+    req: &EmbeddingsRequest,
+    caller: &Caller<'_>,
+    state: &dyn Fn(BackendId) -> BackendState,
+) -> Assessment {
+    let (segments, unscannable) = req.segments();
+    assess(
+        config,
+        scanner,
+        &Inputs {
+            endpoint: Endpoint::Embeddings,
+            model: &req.model,
+            segments: &segments,
+            unscannable,
+            has_tools: false,
+            max_tokens: None,
+            floors: caller.floors,
+            key: caller.key,
+        },
+        state,
+    )
+}
+
+/// The request-level inputs of an assessment.
+struct Inputs<'a> {
+    endpoint: Endpoint,
+    model: &'a str,
+    segments: &'a [Segment<'a>],
+    unscannable: Unscannable,
+    has_tools: bool,
+    max_tokens: Option<u64>,
+    floors: &'a [Floor],
+    key: Option<&'a str>,
+}
+
+fn assess(
     config: &Config,
     scanner: &Scanner,
     inputs: &Inputs<'_>,

@@ -11,9 +11,9 @@ use crate::app::AppState;
 use crate::classify::Floor;
 use crate::config::{BackendId, Config};
 use crate::openai::{ChatRequest, EmbeddingsRequest};
-use crate::pipeline::{self, Assessment, Inputs};
-use crate::providers::{self, Call, Forward, Limits, Reply};
-use crate::route::{Decision, Endpoint};
+use crate::pipeline::{self, Assessment, Caller};
+use crate::providers::{self, Call, Forward, Job, Limits, Reply};
+use crate::route::Decision;
 use crate::types::Level;
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::BytesRejection;
@@ -229,51 +229,94 @@ fn assess_state(app: &AppState) -> impl Fn(BackendId) -> crate::route::BackendSt
     move |id| app.health.state(id)
 }
 
+type Assess<R> = fn(
+    &Config,
+    &crate::classify::sensitivity::Scanner,
+    &R,
+    &Caller<'_>,
+    &dyn Fn(BackendId) -> crate::route::BackendState,
+) -> Assessment;
+
+/// Reads, parses, classifies and decides.
+fn prepare<R>(
+    app: &AppState,
+    ctx: &Ctx,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    parse: fn(&[u8]) -> Result<R, crate::openai::RequestError>,
+    assess: Assess<R>,
+) -> Result<(R, Assessment), ApiError> {
+    let body = body_bytes(app, body)?;
+    let req = parse(&body)?;
+    drop(body);
+    let floors = floors(app, ctx, headers)?;
+    let caller = Caller {
+        floors: &floors,
+        key: key_name(app, ctx),
+    };
+    let a = assess(&app.config, &app.scanner, &req, &caller, &assess_state(app));
+    Ok((req, a))
+}
+
 async fn chat(
     State(app): State<Arc<AppState>>,
     Extension(ctx): Extension<Ctx>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let body = match body_bytes(&app, body) {
-        Ok(b) => b,
-        Err(e) => return e.into_response(),
-    };
-    let req = match ChatRequest::parse(&body) {
-        Ok(r) => r,
-        Err(e) => return ApiError::from(e).into_response(),
-    };
-    drop(body);
-    let floors = match floors(&app, &ctx, &headers) {
-        Ok(f) => f,
-        Err(e) => return e.into_response(),
-    };
-    let (segments, unscannable) = req.segments();
-    let a = pipeline::assess(
-        &app.config,
-        &app.scanner,
-        &Inputs {
-            endpoint: Endpoint::Chat,
-            model: &req.model,
-            segments: &segments,
-            unscannable,
-            has_tools: req.has_tools,
-            max_tokens: req.max_tokens,
-            floors: &floors,
-            key: key_name(&app, &ctx),
-        },
-        &assess_state(&app),
-    );
-    drop(segments);
+    match prepare(
+        &app,
+        &ctx,
+        &headers,
+        body,
+        ChatRequest::parse,
+        pipeline::assess_chat,
+    ) {
+        Ok((req, a)) => serve(&app, &ctx, &headers, &a, Job::Chat(&req)).await,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn embeddings(
+    State(app): State<Arc<AppState>>,
+    Extension(ctx): Extension<Ctx>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    match prepare(
+        &app,
+        &ctx,
+        &headers,
+        body,
+        EmbeddingsRequest::parse,
+        pipeline::assess_embeddings,
+    ) {
+        // Vectors from different models are incompatible: the candidates
+        // are the one requested model (or the embeddings pool), never a reroute.
+        Ok((req, a)) => serve(&app, &ctx, &headers, &a, Job::Embeddings(&req)).await,
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Sends the request to the decided candidates in order, falling back only
+/// on retryable failures before the first byte, and answers.
+async fn serve(
+    app: &AppState,
+    ctx: &Ctx,
+    headers: &HeaderMap,
+    a: &Assessment,
+    job: Job<'_>,
+) -> Response {
     app.task_counts[a.complexity.task as usize].fetch_add(1, Ordering::Relaxed);
     let decision = match &a.decision {
         Ok(d) => d,
         Err(e) => {
-            log_outcome(&ctx, &a, None, e_status(&ApiError::from(e.clone())));
-            return error_with(e.clone().into(), Some(&a));
+            let err = ApiError::from(e.clone());
+            log_outcome(ctx, a, None, err.status().as_u16());
+            return error_with(err, Some(a));
         }
     };
-    let fwd = forward(&ctx, &headers);
+    let fwd = forward(ctx, headers);
     let mut last: Option<providers::DispatchError> = None;
     for target in &decision.candidates {
         let backend = app.config.backend(target.backend);
@@ -284,7 +327,7 @@ async fn chat(
             limits: limits(&app.config),
             created: unix_now(),
         };
-        match providers::chat(&app.http, &call, &req).await {
+        match providers::send(&app.http, &call, job).await {
             Ok(reply) => {
                 app.health.mark(target.backend, true);
                 let mut resp = match reply {
@@ -301,16 +344,16 @@ async fn chat(
                     )
                         .into_response(),
                 };
-                decision_headers(resp.headers_mut(), &app.config, &a, decision, target);
-                log_outcome(&ctx, &a, Some((&app.config, target)), 200);
+                decision_headers(resp.headers_mut(), &app.config, a, decision, target);
+                log_outcome(ctx, a, Some((&app.config, target)), 200);
                 return resp;
             }
             Err(e) => {
                 if e.marks_down() {
                     app.health.mark(target.backend, false);
                 }
-                tracing::warn!(request_id = %ctx.request_id, backend = %backend.name, error = %e, retryable = e.is_retryable(), "backend call failed");
                 let retry = e.is_retryable();
+                tracing::warn!(request_id = %ctx.request_id, backend = %backend.name, error = %e, retry, "backend call failed");
                 last = Some(e);
                 if !retry {
                     break;
@@ -323,12 +366,8 @@ async fn chat(
         .unwrap_or(ApiError::NoEligibleBackend {
             message: "no eligible backend".into(),
         });
-    log_outcome(&ctx, &a, None, e_status(&err));
-    error_with(err, Some(&a))
-}
-
-fn e_status(e: &ApiError) -> u16 {
-    e.status().as_u16()
+    log_outcome(ctx, a, None, err.status().as_u16());
+    error_with(err, Some(a))
 }
 
 fn decision_headers(
@@ -375,126 +414,23 @@ fn log_outcome(
     );
 }
 
-async fn embeddings(
-    State(app): State<Arc<AppState>>,
-    Extension(ctx): Extension<Ctx>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let body = match body_bytes(&app, body) {
-        Ok(b) => b,
-        Err(e) => return e.into_response(),
-    };
-    let req = match EmbeddingsRequest::parse(&body) {
-        Ok(r) => r,
-        Err(e) => return ApiError::from(e).into_response(),
-    };
-    let floors = match floors(&app, &ctx, &headers) {
-        Ok(f) => f,
-        Err(e) => return e.into_response(),
-    };
-    let (segments, unscannable) = req.segments();
-    let a = pipeline::assess(
-        &app.config,
-        &app.scanner,
-        &Inputs {
-            endpoint: Endpoint::Embeddings,
-            model: &req.model,
-            segments: &segments,
-            unscannable,
-            has_tools: false,
-            max_tokens: None,
-            floors: &floors,
-            key: key_name(&app, &ctx),
-        },
-        &assess_state(&app),
-    );
-    drop(segments);
-    app.task_counts[a.complexity.task as usize].fetch_add(1, Ordering::Relaxed);
-    let decision = match &a.decision {
-        Ok(d) => d,
-        Err(e) => {
-            log_outcome(&ctx, &a, None, e_status(&ApiError::from(e.clone())));
-            return error_with(e.clone().into(), Some(&a));
-        }
-    };
-    let fwd = forward(&ctx, &headers);
-    let mut last = None;
-    // Vectors from different models are incompatible: only the same model on
-    // another backend could stand in, so the candidates are tried as decided.
-    for target in &decision.candidates {
-        let call = Call {
-            backend: app.config.backend(target.backend),
-            model: &target.model,
-            forward: &fwd,
-            limits: limits(&app.config),
-            created: unix_now(),
-        };
-        match providers::embeddings(&app.http, &call, &req).await {
-            Ok(bytes) => {
-                app.health.mark(target.backend, true);
-                let mut resp =
-                    ([(header::CONTENT_TYPE, "application/json")], bytes).into_response();
-                decision_headers(resp.headers_mut(), &app.config, &a, decision, target);
-                log_outcome(&ctx, &a, Some((&app.config, target)), 200);
-                return resp;
-            }
-            Err(e) => {
-                if e.marks_down() {
-                    app.health.mark(target.backend, false);
-                }
-                tracing::warn!(request_id = %ctx.request_id, backend = %call.backend.name, error = %e, "backend call failed");
-                let retry = e.is_retryable();
-                last = Some(e);
-                if !retry {
-                    break;
-                }
-            }
-        }
-    }
-    let err = last
-        .map(ApiError::from)
-        .unwrap_or(ApiError::NoEligibleBackend {
-            message: "no eligible backend".into(),
-        });
-    log_outcome(&ctx, &a, None, e_status(&err));
-    error_with(err, Some(&a))
-}
-
 async fn explain(
     State(app): State<Arc<AppState>>,
     Extension(ctx): Extension<Ctx>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let body = match body_bytes(&app, body) {
-        Ok(b) => b,
+    let a = match prepare(
+        &app,
+        &ctx,
+        &headers,
+        body,
+        ChatRequest::parse,
+        pipeline::assess_chat,
+    ) {
+        Ok((_, a)) => a,
         Err(e) => return e.into_response(),
     };
-    let req = match ChatRequest::parse(&body) {
-        Ok(r) => r,
-        Err(e) => return ApiError::from(e).into_response(),
-    };
-    let floors = match floors(&app, &ctx, &headers) {
-        Ok(f) => f,
-        Err(e) => return e.into_response(),
-    };
-    let (segments, unscannable) = req.segments();
-    let a = pipeline::assess(
-        &app.config,
-        &app.scanner,
-        &Inputs {
-            endpoint: Endpoint::Chat,
-            model: &req.model,
-            segments: &segments,
-            unscannable,
-            has_tools: req.has_tools,
-            max_tokens: req.max_tokens,
-            floors: &floors,
-            key: key_name(&app, &ctx),
-        },
-        &assess_state(&app),
-    );
     let mut doc = pipeline::explain_json(&app.config, &a);
     doc["request_id"] = json!(ctx.request_id);
     doc["volume"] = json!({

@@ -123,27 +123,28 @@ pub fn client(timeouts: &Timeouts) -> reqwest::Result<reqwest::Client> {
         .build()
 }
 
-/// Sends a chat completion to `call.backend`.
-pub async fn chat(
-    http: &reqwest::Client,
-    call: &Call<'_>,
-    req: &crate::openai::ChatRequest,
-) -> Result<Reply, DispatchError> {
-    match call.backend.protocol {
-        Protocol::OpenAi => openai::chat(http, call, req).await,
-        Protocol::Ollama => ollama::chat(http, call, req).await,
-    }
+/// A checked request of one of the endpoints airlock forwards.
+#[derive(Debug, Clone, Copy)]
+pub enum Job<'a> {
+    Chat(&'a crate::openai::ChatRequest),
+    Embeddings(&'a crate::openai::EmbeddingsRequest),
 }
 
-/// Sends an embeddings request to `call.backend`.
-pub async fn embeddings(
+/// Sends `job` to `call.backend` in its protocol.
+pub async fn send(
     http: &reqwest::Client,
     call: &Call<'_>,
-    req: &crate::openai::EmbeddingsRequest,
-) -> Result<Bytes, DispatchError> {
-    match call.backend.protocol {
-        Protocol::OpenAi => openai::embeddings(http, call, req).await,
-        Protocol::Ollama => ollama::embeddings(http, call, req).await,
+    job: Job<'_>,
+) -> Result<Reply, DispatchError> {
+    match (call.backend.protocol, job) {
+        (Protocol::OpenAi, Job::Chat(req)) => openai::chat(http, call, req).await,
+        (Protocol::Ollama, Job::Chat(req)) => ollama::chat(http, call, req).await,
+        (Protocol::OpenAi, Job::Embeddings(req)) => {
+            openai::embeddings(http, call, req).await.map(Reply::Json)
+        }
+        (Protocol::Ollama, Job::Embeddings(req)) => {
+            ollama::embeddings(http, call, req).await.map(Reply::Json)
+        }
     }
 }
 
@@ -196,6 +197,35 @@ pub(crate) async fn post(
         Ok(Ok(r)) => r,
     };
     check_status(resp, call).await
+}
+
+/// A GET of a small JSON document (health probes), under `timeout`.
+pub(crate) async fn get_json(
+    http: &reqwest::Client,
+    backend: &Backend,
+    path: &str,
+    timeout: Duration,
+) -> Result<serde_json::Value, DispatchError> {
+    let url = format!("{}{path}", backend.base_url);
+    let resp = with_auth(http.get(url).timeout(timeout), backend)
+        .send()
+        .await
+        .map_err(|e| transport_error(&backend.name, &e))?;
+    let status = resp.status().as_u16();
+    if !(200..300).contains(&status) {
+        return Err(DispatchError::Status {
+            backend: backend.name.clone(),
+            status,
+        });
+    }
+    let body = resp
+        .bytes()
+        .await
+        .map_err(|e| transport_error(&backend.name, &e))?;
+    serde_json::from_slice(&body).map_err(|_| DispatchError::Protocol {
+        backend: backend.name.clone(),
+        message: format!("{path} did not return JSON"),
+    })
 }
 
 pub(crate) fn with_auth(rb: reqwest::RequestBuilder, backend: &Backend) -> reqwest::RequestBuilder {

@@ -5,7 +5,7 @@
 //! started and whether it finished with `[DONE]`.
 
 use super::sse::SseDecoder;
-use super::{Call, DispatchError, Framer, Reply, open_stream, post, read_body, with_auth};
+use super::{Call, DispatchError, Framer, Reply, open_stream, post, read_body};
 use crate::config::Backend;
 use crate::openai::{ChatRequest, EmbeddingsRequest, body_with_model};
 use bytes::{Bytes, BytesMut};
@@ -56,28 +56,7 @@ pub async fn probe(
     backend: &Backend,
     timeout: Duration,
 ) -> Result<Vec<String>, DispatchError> {
-    let url = format!("{}/models", backend.base_url);
-    let rb = with_auth(http.get(url).timeout(timeout), backend);
-    let resp = rb
-        .send()
-        .await
-        .map_err(|e| super::transport_error(&backend.name, &e))?;
-    let status = resp.status().as_u16();
-    if !(200..300).contains(&status) {
-        return Err(DispatchError::Status {
-            backend: backend.name.clone(),
-            status,
-        });
-    }
-    let body = resp
-        .bytes()
-        .await
-        .map_err(|e| super::transport_error(&backend.name, &e))?;
-    let v: serde_json::Value =
-        serde_json::from_slice(&body).map_err(|_| DispatchError::Protocol {
-            backend: backend.name.clone(),
-            message: "/models did not return JSON".into(),
-        })?;
+    let v = super::get_json(http, backend, "/models", timeout).await?;
     Ok(v.get("data")
         .and_then(|d| d.as_array())
         .map(|a| {

@@ -215,8 +215,11 @@ async fn upstream_5xx_falls_back_but_4xx_is_relayed() {
     let r = app.chat(user("hi")).await;
     assert_eq!(r.status(), 200);
     assert_eq!(header(&r, "x-airlock-backend"), "ollama");
+    // lmstudio is now known down, so `auto` tries ollama first; ask for it by name.
     w.lmstudio.set_fault(Fault::Status(400));
-    let r = app.chat(user("hi")).await;
+    let r = app
+        .chat(json!({"model": "lmstudio/qwen", "messages": [{"role": "user", "content": "hi"}]}))
+        .await;
     assert_eq!(r.status(), 400);
     let body: Value = r.json().await.expect("json");
     assert_eq!(body["error"]["message"], "fake upstream error 400");

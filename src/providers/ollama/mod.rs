@@ -71,29 +71,7 @@ pub async fn probe(
     backend: &Backend,
     timeout: Duration,
 ) -> Result<Vec<String>, DispatchError> {
-    let url = format!("{}/api/tags", backend.base_url);
-    let resp = http
-        .get(url)
-        .timeout(timeout)
-        .send()
-        .await
-        .map_err(|e| super::transport_error(&backend.name, &e))?;
-    let status = resp.status().as_u16();
-    if !(200..300).contains(&status) {
-        return Err(DispatchError::Status {
-            backend: backend.name.clone(),
-            status,
-        });
-    }
-    let body = resp
-        .bytes()
-        .await
-        .map_err(|e| super::transport_error(&backend.name, &e))?;
-    let v: serde_json::Value =
-        serde_json::from_slice(&body).map_err(|_| DispatchError::Protocol {
-            backend: backend.name.clone(),
-            message: "/api/tags did not return JSON".into(),
-        })?;
+    let v = super::get_json(http, backend, "/api/tags", timeout).await?;
     convert::tags_models(&v).map_err(|e| DispatchError::Protocol {
         backend: backend.name.clone(),
         message: e.to_string(),
