@@ -4,6 +4,7 @@
 //! carry kinds and byte offsets, never the matched text.
 
 pub mod complexity;
+pub mod evasion;
 pub mod sensitivity;
 
 pub use complexity::{Complexity, Shape, Task};
@@ -60,7 +61,7 @@ pub fn sensitivity(
     let mut level = Level::Public;
     for seg in segments {
         matches.clear();
-        scanner.scan(seg.text, &mut matches);
+        evasion::scan(scanner, seg.text, &mut matches);
         for m in &matches {
             let category = m.kind.category();
             let l = policy.category_level(category);

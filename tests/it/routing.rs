@@ -431,3 +431,26 @@ async fn explain_shows_the_decision_without_sending() {
     assert_eq!(doc["error"]["code"], "model_not_found");
     assert!(doc["decision"].is_null());
 }
+
+#[tokio::test]
+async fn evasion_does_not_get_data_out() {
+    use base64::Engine;
+    let w = World::new().await;
+    let app = spawn(&w.toml("")).await;
+    let encoded = base64::engine::general_purpose::STANDARD.encode("card 4111 1111 1111 1111");
+    for text in [
+        "card ４１１１ １１１１ １１１１ １１１１".to_owned(),
+        "mail jane\u{200B}@example.com".to_owned(),
+        "user=jane%40example.com".to_owned(),
+        format!("blob {encoded}"),
+        "card 4111.1111.1111.1111".to_owned(),
+    ] {
+        let r = app
+            .chat(json!({"model": "frontier", "messages": [{"role": "user", "content": text}]}))
+            .await;
+        assert_eq!(r.status(), 200);
+        assert_eq!(header(&r, "x-airlock-tier"), "local", "{text}");
+        assert_ne!(header(&r, "x-airlock-sensitivity"), "public", "{text}");
+    }
+    assert_eq!(w.cloud.chat_count(), 0);
+}

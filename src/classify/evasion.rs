@@ -1,0 +1,395 @@
+//! Sees through the cheap ways to hide sensitive text from a pattern
+//! scanner: Unicode compatibility forms (full-width digits, ligatures,
+//! circled and superscript digits: NFKC), invisible characters inside a
+//! value (zero-width spaces and joiners, soft hyphens, BOMs), percent-encoded
+//! text, and base64 blobs. Each view is scanned with the same `Scanner` and
+//! its findings are mapped back to byte spans of the *original* text, so
+//! offsets stay true and redaction can cut there.
+//!
+//! It only adds findings; it never removes one the plain scan made. ASCII
+//! text with no `%` escapes and no long base64 runs costs one pass over the
+//! bytes. It must not allocate for text that needs no other view.
+
+use super::sensitivity::{Kind, Match, Scanner};
+use base64::Engine;
+use unicode_normalization::UnicodeNormalization;
+
+/// Shortest base64 run worth decoding (12 decoded bytes).
+const MIN_B64: usize = 16;
+/// Longest base64 run decoded (bounded work per request).
+const MAX_B64: usize = 64 * 1024;
+
+/// Scans `text` and its decoded or normalised views, appending findings with
+/// spans in `text`.
+pub fn scan(scanner: &Scanner, text: &str, out: &mut Vec<Match>) {
+    let first = out.len();
+    scanner.scan(text, out);
+    if !text.is_ascii() {
+        let (view, map) = normalised(text);
+        if view != text {
+            scan_view(scanner, &view, &map, out);
+        }
+    }
+    if let Some(view) = dots_as_spaces(text) {
+        // Same length, same offsets; only number kinds are taken from it.
+        let mut found = Vec::new();
+        scanner.scan(&view, &mut found);
+        out.extend(
+            found
+                .into_iter()
+                .filter(|m| matches!(m.kind, Kind::CreditCard | Kind::UsSsn | Kind::Iban)),
+        );
+    }
+    if has_percent_escape(text.as_bytes()) {
+        let (view, map) = percent_decoded(text);
+        scan_view(scanner, &view, &map, out);
+    }
+    for (start, end) in base64_runs(text.as_bytes()) {
+        if let Some(decoded) = decode_b64(&text[start..end]) {
+            let mut inner = Vec::new();
+            scan(scanner, &decoded, &mut inner);
+            // The whole encoded run carries the finding.
+            out.extend(inner.into_iter().map(|m| Match {
+                kind: m.kind,
+                start,
+                end,
+            }));
+        }
+    }
+    dedup(out, first);
+}
+
+/// Scans a view and maps its spans back through `map` (view byte -> original
+/// byte range start, with one extra entry for the end).
+fn scan_view(scanner: &Scanner, view: &str, map: &[usize], out: &mut Vec<Match>) {
+    let mut found = Vec::new();
+    scanner.scan(view, &mut found);
+    for m in found {
+        let (Some(&start), Some(&end)) = (map.get(m.start), map.get(m.end)) else {
+            continue;
+        };
+        if start < end {
+            out.push(Match {
+                kind: m.kind,
+                start,
+                end,
+            });
+        }
+    }
+}
+
+/// Removes repeats of the same kind over overlapping spans, keeping the widest.
+fn dedup(out: &mut Vec<Match>, first: usize) {
+    if out.len() - first < 2 {
+        return;
+    }
+    let mut tail: Vec<Match> = out.drain(first..).collect();
+    tail.sort_by_key(|m| (m.kind, m.start, std::cmp::Reverse(m.end)));
+    let mut kept: Vec<Match> = Vec::with_capacity(tail.len());
+    for m in tail {
+        match kept.last_mut() {
+            Some(k) if k.kind == m.kind && m.start < k.end => k.end = k.end.max(m.end),
+            _ => kept.push(m),
+        }
+    }
+    kept.sort_by_key(|m| (m.start, m.end, m.kind));
+    out.extend(kept);
+}
+
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}' | '\u{034F}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}' | '\u{FEFF}'
+    )
+}
+
+/// NFKC per character, invisible characters dropped, Unicode decimal digits
+/// folded to ASCII. Returns the view and, for every view byte, the original
+/// byte where its character starts (plus the end).
+fn normalised(text: &str) -> (String, Vec<usize>) {
+    let mut view = String::with_capacity(text.len());
+    let mut map = Vec::with_capacity(text.len() + 1);
+    for (i, c) in text.char_indices() {
+        if is_invisible(c) {
+            continue;
+        }
+        let push = |ch: char, view: &mut String, map: &mut Vec<usize>| {
+            let before = view.len();
+            view.push(ch);
+            // Every byte of a char maps to its start; the char's end is
+            // recorded when the next char (or the end) is pushed.
+            map.extend(std::iter::repeat_n(i, view.len() - before));
+        };
+        if c.is_ascii() {
+            push(c, &mut view, &mut map);
+        } else if let Some(d) = decimal_digit(c) {
+            push(d, &mut view, &mut map);
+        } else {
+            for n in std::iter::once(c).nfkc() {
+                push(n, &mut view, &mut map);
+            }
+        }
+    }
+    // A view span `s..e` maps to `map[s]..map[e]`: the start of the char that
+    // made byte `s` to the start of the char that made byte `e` (or the end).
+    map.push(text.len());
+    (view, map)
+}
+
+/// A Unicode decimal digit (Nd) outside ASCII, as its ASCII digit.
+fn decimal_digit(c: char) -> Option<char> {
+    // Blocks of ten consecutive decimal digits that NFKC leaves alone.
+    const ZEROS: [u32; 12] = [
+        0x0660, 0x06F0, 0x07C0, 0x0966, 0x09E6, 0x0A66, 0x0AE6, 0x0B66, 0x0BE6, 0x0C66, 0x0E50,
+        0x0ED0,
+    ];
+    let u = c as u32;
+    ZEROS
+        .iter()
+        .find(|&&z| (z..z + 10).contains(&u))
+        .and_then(|&z| char::from_digit(u - z, 10))
+}
+
+/// The text with every `.` that sits between two digits made a space
+/// (`4111.1111.1111.1111`), or `None` when there is none.
+fn dots_as_spaces(text: &str) -> Option<String> {
+    let b = text.as_bytes();
+    let hit = |i: usize| b[i] == b'.' && b[i - 1].is_ascii_digit() && b[i + 1].is_ascii_digit();
+    if b.len() < 3 || !(1..b.len() - 1).any(hit) {
+        return None;
+    }
+    let out: Vec<u8> = (0..b.len())
+        .map(|i| {
+            if i > 0 && i + 1 < b.len() && hit(i) {
+                b' '
+            } else {
+                b[i]
+            }
+        })
+        .collect();
+    // Only ASCII '.' bytes were replaced by ASCII spaces.
+    String::from_utf8(out).ok()
+}
+
+fn has_percent_escape(b: &[u8]) -> bool {
+    b.windows(3)
+        .any(|w| w[0] == b'%' && w[1].is_ascii_hexdigit() && w[2].is_ascii_hexdigit())
+}
+
+/// Percent-decodes `%XX` escapes; bytes that are not UTF-8 after decoding
+/// become U+FFFD. Map as in `normalised`.
+fn percent_decoded(text: &str) -> (String, Vec<usize>) {
+    let b = text.as_bytes();
+    let mut bytes = Vec::with_capacity(b.len());
+    let mut origin = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let escaped = (b[i] == b'%' && i + 2 < b.len())
+            .then(|| text.get(i + 1..i + 3))
+            .flatten()
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match escaped {
+            Some(v) => {
+                bytes.push(v);
+                origin.push(i);
+                i += 3;
+            }
+            None => {
+                bytes.push(b[i]);
+                origin.push(i);
+                i += 1;
+            }
+        }
+    }
+    let mut view = String::with_capacity(bytes.len());
+    let mut map = Vec::with_capacity(bytes.len() + 1);
+    let mut pos = 0;
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            let before = view.len();
+            view.push(c);
+            map.extend(std::iter::repeat_n(origin[pos], view.len() - before));
+            pos += c.len_utf8();
+        }
+        if !chunk.invalid().is_empty() {
+            let before = view.len();
+            view.push(char::REPLACEMENT_CHARACTER);
+            map.extend(std::iter::repeat_n(origin[pos], view.len() - before));
+            pos += chunk.invalid().len();
+        }
+    }
+    map.push(text.len());
+    (view, snap(text, map))
+}
+
+/// Moves map entries down to char boundaries of the original.
+fn snap(text: &str, mut map: Vec<usize>) -> Vec<usize> {
+    for m in &mut map {
+        while *m > 0 && !text.is_char_boundary(*m) {
+            *m -= 1;
+        }
+    }
+    map
+}
+
+fn is_b64(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'-' | b'_')
+}
+
+/// Runs of base64 (standard or URL-safe) characters, with optional `=`
+/// padding, long enough to hide something and not absurdly long.
+fn base64_runs(b: &[u8]) -> impl Iterator<Item = (usize, usize)> + '_ {
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        while i < b.len() {
+            if !is_b64(b[i]) {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            let (mut upper, mut lower, mut digit) = (false, false, false);
+            while i < b.len() && is_b64(b[i]) {
+                upper |= b[i].is_ascii_uppercase();
+                lower |= b[i].is_ascii_lowercase();
+                digit |= b[i].is_ascii_digit() || matches!(b[i], b'+' | b'/');
+                i += 1;
+            }
+            while i < b.len() && b[i] == b'=' && i - start < MAX_B64 {
+                i += 1;
+            }
+            let len = i - start;
+            // Prose words are never this long; mixed case marks encoded data.
+            if (MIN_B64..=MAX_B64).contains(&len) && upper && lower && digit {
+                return Some((start, i));
+            }
+        }
+        None
+    })
+}
+
+/// Decodes a base64 run into text worth scanning: valid UTF-8, mostly printable.
+fn decode_b64(run: &str) -> Option<String> {
+    let trimmed = run.trim_end_matches('=');
+    let engines = [
+        &base64::engine::general_purpose::STANDARD_NO_PAD,
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+    ];
+    let bytes = engines.iter().find_map(|e| e.decode(trimmed).ok())?;
+    let s = String::from_utf8(bytes).ok()?;
+    let printable = s
+        .chars()
+        .filter(|c| !c.is_control() || c.is_whitespace())
+        .count();
+    (printable * 10 >= s.chars().count() * 9 && !s.is_empty()).then_some(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kinds(text: &str) -> Vec<(&'static str, String)> {
+        let scanner = Scanner::new();
+        let mut out = Vec::new();
+        scan(&scanner, text, &mut out);
+        out.iter()
+            .map(|m| (m.kind.as_str(), text[m.start..m.end].to_owned()))
+            .collect()
+    }
+
+    fn has(text: &str, kind: &str) -> bool {
+        kinds(text).iter().any(|(k, _)| *k == kind)
+    }
+
+    #[test]
+    fn full_width_digits_are_seen() {
+        let t = "card ４１１１ １１１１ １１１１ １１１１ ok";
+        let found = kinds(t);
+        let card = found
+            .iter()
+            .find(|(k, _)| *k == "credit_card")
+            .expect("card");
+        assert_eq!(card.1, "４１１１ １１１１ １１１１ １１１１");
+    }
+
+    #[test]
+    fn zero_width_characters_are_seen_through() {
+        let t = "mail jane\u{200B}.doe@exam\u{200D}ple.com now";
+        let found = kinds(t);
+        let email = found.iter().find(|(k, _)| *k == "email").expect("email");
+        assert_eq!(email.1, "jane\u{200B}.doe@exam\u{200D}ple.com");
+        assert!(has("key AKIA\u{FEFF}IOSFODNN7EXAMPLE", "api_key"));
+    }
+
+    #[test]
+    fn other_script_digits_are_folded() {
+        // Arabic-Indic digits.
+        assert!(has(
+            "card \u{0664}\u{0661}\u{0661}\u{0661} 1111 1111 1111",
+            "credit_card"
+        ));
+    }
+
+    #[test]
+    fn percent_encoded_text_is_decoded() {
+        let t = "GET /login?user=jane.doe%40example.com&x=1";
+        let found = kinds(t);
+        let email = found.iter().find(|(k, _)| *k == "email").expect("email");
+        assert_eq!(email.1, "jane.doe%40example.com");
+    }
+
+    #[test]
+    fn base64_blobs_are_decoded() {
+        let secret = "my card is 4111 1111 1111 1111";
+        let b64 = base64::engine::general_purpose::STANDARD.encode(secret);
+        let t = format!("payload: {b64} end");
+        let found = kinds(&t);
+        let card = found
+            .iter()
+            .find(|(k, _)| *k == "credit_card")
+            .expect("card");
+        assert_eq!(card.1, b64);
+        let url =
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("reach me: bob@example.org");
+        assert!(has(&format!("x {url} y"), "email"));
+    }
+
+    #[test]
+    fn separators_inside_numbers() {
+        assert!(has("card 4111.1111.1111.1111", "credit_card"));
+        assert!(has("card 4111-1111-1111-1111", "credit_card"));
+        assert!(has("ssn: 123 45 6789", "us_ssn"));
+    }
+
+    #[test]
+    fn plain_text_has_no_extra_findings() {
+        assert!(kinds("The quick brown fox jumps over the lazy dog, twice.").is_empty());
+        assert!(kinds("Über naïve café: 10% off — ﬁne print").is_empty());
+        // A long mixed-case identifier that decodes to garbage is not a finding.
+        assert!(kinds("hash 9f8A7b6C5d4E3f2A1b0C9d8E7f6A5b4C").is_empty());
+    }
+
+    #[test]
+    fn no_panic_and_spans_on_boundaries_for_odd_input() {
+        let samples = [
+            "%",
+            "%4",
+            "%zz%e2%82",
+            "%E2%82%AC%",
+            "\u{200B}",
+            "４",
+            "ﬁ\u{200B}%41",
+            "AAAAAAAAAAAAAAAAAAAAAAAA====",
+            "é%C3",
+            "\u{FEFF}%00%ff",
+        ];
+        for s in samples {
+            let scanner = Scanner::new();
+            let mut out = Vec::new();
+            scan(&scanner, s, &mut out);
+            for m in out {
+                assert!(s.is_char_boundary(m.start) && s.is_char_boundary(m.end));
+            }
+        }
+    }
+}
