@@ -99,6 +99,7 @@ fn assess(
     let sensitivity = classify::sensitivity(
         scanner,
         &config.policy,
+        &config.detectors,
         inputs.segments,
         inputs.unscannable,
         inputs.floors,
@@ -140,7 +141,7 @@ pub fn explain_json(config: &Config, a: &Assessment) -> Value {
         .iter()
         .map(|f| {
             json!({
-                "kind": f.kind.as_str(),
+                "kind": f.kind.name(&config.detectors),
                 "category": f.category.as_str(),
                 "level": f.level.as_str(),
                 "message": f.message,

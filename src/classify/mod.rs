@@ -10,15 +10,33 @@ pub mod sensitivity;
 pub use complexity::{Complexity, Shape, Task};
 
 use crate::config::Policy;
+use crate::config::detectors::CustomDetector;
 use crate::openai::{Field, Segment, Unscannable};
 use crate::types::Level;
 use sensitivity::{Category, Kind, Match, Scanner};
+
+/// What found a finding: a built-in detector or an operator's custom one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FindingKind {
+    Builtin(Kind),
+    /// Index into `Config::detectors`.
+    Custom(usize),
+}
+
+impl FindingKind {
+    pub fn name<'a>(&self, custom: &'a [CustomDetector]) -> &'a str {
+        match self {
+            FindingKind::Builtin(k) => k.as_str(),
+            FindingKind::Custom(i) => custom.get(*i).map(|d| d.name.as_str()).unwrap_or("custom"),
+        }
+    }
+}
 
 /// One detected item; offsets are bytes into the original string of
 /// `messages[message]` (its content part `part`, or the `field` named).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
-    pub kind: Kind,
+    pub kind: FindingKind,
     pub category: Category,
     pub level: Level,
     pub message: usize,
@@ -52,30 +70,45 @@ pub struct SensitivityReport {
 pub fn sensitivity(
     scanner: &Scanner,
     policy: &Policy,
+    custom: &[CustomDetector],
     segments: &[Segment<'_>],
     unscannable: Unscannable,
     floors: &[Floor],
 ) -> SensitivityReport {
     let mut findings = Vec::new();
     let mut matches: Vec<Match> = Vec::new();
+    let mut spans: Vec<(usize, usize)> = Vec::new();
     let mut level = Level::Public;
     for seg in segments {
         matches.clear();
         evasion::scan(scanner, seg.text, &mut matches);
+        let finding = |kind, category, level, (start, end)| Finding {
+            kind,
+            category,
+            level,
+            message: seg.message,
+            part: seg.part,
+            field: seg.field,
+            start,
+            end,
+        };
         for m in &matches {
-            let category = m.kind.category();
-            let l = policy.category_level(category);
+            let l = policy.kind_level(m.kind);
             level = level.max(l);
-            findings.push(Finding {
-                kind: m.kind,
-                category,
-                level: l,
-                message: seg.message,
-                part: seg.part,
-                field: seg.field,
-                start: m.start,
-                end: m.end,
-            });
+            findings.push(finding(
+                FindingKind::Builtin(m.kind),
+                m.kind.category(),
+                l,
+                (m.start, m.end),
+            ));
+        }
+        for (i, d) in custom.iter().enumerate() {
+            spans.clear();
+            d.find(seg.text, &mut spans);
+            for &span in &spans {
+                level = level.max(d.level);
+                findings.push(finding(FindingKind::Custom(i), d.category, d.level, span));
+            }
         }
     }
     let unscannable_level = unscannable.any().then_some(policy.unscannable);
@@ -111,12 +144,7 @@ mod tests {
     }
 
     fn policy() -> Policy {
-        Policy {
-            on_violation: crate::config::OnViolation::Reroute,
-            unscannable: Level::Confidential,
-            levels: Policy::default_levels(),
-            categories: Policy::default_categories(),
-        }
+        Policy::default()
     }
 
     #[test]
@@ -124,6 +152,7 @@ mod tests {
         let r = sensitivity(
             &Scanner::new(),
             &policy(),
+            &[],
             &[seg("hello world")],
             Unscannable::default(),
             &[],
@@ -138,6 +167,7 @@ mod tests {
         let r = sensitivity(
             &Scanner::new(),
             &policy(),
+            &[],
             &[seg(text)],
             Unscannable::default(),
             &[],
@@ -179,12 +209,13 @@ mod tests {
             let r = sensitivity(
                 &scanner,
                 &policy(),
+                &[],
                 &[seg(text)],
                 Unscannable::default(),
                 &[],
             );
             assert!(
-                r.findings.iter().any(|f| f.kind.as_str() == kind),
+                r.findings.iter().any(|f| f.kind.name(&[]) == kind),
                 "{kind} not found in {text:?}: {:?}",
                 r.findings
             );
@@ -197,6 +228,7 @@ mod tests {
         let r = sensitivity(
             &Scanner::new(),
             &policy(),
+            &[],
             &[seg("mail jane.doe@example.com")],
             Unscannable::default(),
             &[Floor::Header(Level::Internal)],
@@ -205,6 +237,7 @@ mod tests {
         let r = sensitivity(
             &Scanner::new(),
             &policy(),
+            &[],
             &[seg("hi")],
             Unscannable::default(),
             &[Floor::Key(Level::Restricted)],
@@ -218,7 +251,7 @@ mod tests {
             images: 1,
             ..Default::default()
         };
-        let r = sensitivity(&Scanner::new(), &policy(), &[seg("hi")], un, &[]);
+        let r = sensitivity(&Scanner::new(), &policy(), &[], &[seg("hi")], un, &[]);
         assert_eq!(r.level, Level::Confidential);
         assert_eq!(r.unscannable_level, Some(Level::Confidential));
     }

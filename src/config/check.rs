@@ -6,7 +6,7 @@
 use super::raw::{RawBackend, RawConfig, RawRule};
 use super::*;
 use crate::classify::Task;
-use crate::classify::sensitivity::Category;
+use crate::classify::sensitivity::{Category, Kind};
 use secrecy::SecretString;
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -79,7 +79,8 @@ pub(super) fn check(raw: RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Che
         interval: c.millis("health.interval_ms", raw.health.interval_ms),
         timeout: c.millis("health.timeout_ms", raw.health.timeout_ms),
     };
-    let policy = check_policy(&mut c, &raw);
+    let mut policy = check_policy(&mut c, &raw);
+    let detectors = check_detectors(&mut c, &raw, &mut policy);
 
     let mut backends = Vec::with_capacity(raw.backends.len());
     let mut by_name: HashMap<String, BackendId> = HashMap::new();
@@ -212,6 +213,7 @@ pub(super) fn check(raw: RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Che
         pools,
         rules,
         keys,
+        detectors,
     };
     Checked {
         config,
@@ -342,12 +344,76 @@ fn check_policy(c: &mut Checker, raw: &RawConfig) -> Policy {
         }
     }
 
+    let mut allow = Vec::new();
+    for (j, name) in p.allow_kinds.iter().enumerate() {
+        match Kind::ALL.into_iter().find(|k| k.as_str() == name) {
+            Some(k) => allow.push(k),
+            None => c.err(
+                format!("policy.allow_kinds[{j}]"),
+                format!("unknown kind {name:?} (expected one of {})", kind_names()),
+            ),
+        }
+    }
     Policy {
         on_violation,
         unscannable,
         levels,
         categories,
+        kinds: std::collections::HashMap::new(),
+        allow,
     }
+}
+
+fn kind_names() -> String {
+    Kind::ALL.map(|k| k.as_str()).join(", ")
+}
+
+/// Compiles `[[detectors.custom]]` and applies `[policy.kinds]`, whose names
+/// are built-in kinds or custom detector names.
+fn check_detectors(
+    c: &mut Checker,
+    raw: &RawConfig,
+    policy: &mut Policy,
+) -> Vec<super::detectors::CustomDetector> {
+    let mut out: Vec<super::detectors::CustomDetector> = Vec::new();
+    for (i, d) in raw.detectors.custom.iter().enumerate() {
+        let level = c.level(&format!("detectors.custom[{i}].level"), &d.level);
+        if Kind::ALL.iter().any(|k| k.as_str() == d.name)
+            || raw.detectors.custom[..i].iter().any(|o| o.name == d.name)
+        {
+            c.err(
+                format!("detectors.custom[{i}].name"),
+                format!("{:?} is already a detector name", d.name),
+            );
+            continue;
+        }
+        let mut errors = Vec::new();
+        let compiled = super::detectors::compile(i, d, level, &mut errors);
+        for (k, m) in errors {
+            c.err(k, m);
+        }
+        out.extend(compiled);
+    }
+    for (name, value) in &raw.policy.kinds {
+        let key = format!("policy.kinds.{name}");
+        let Some(level) = c.level(&key, value) else {
+            continue;
+        };
+        if let Some(k) = Kind::ALL.into_iter().find(|k| k.as_str() == name) {
+            policy.kinds.insert(k, level);
+        } else if let Some(d) = out.iter_mut().find(|d| &d.name == name) {
+            d.level = level;
+        } else {
+            c.err(
+                &key,
+                format!(
+                    "unknown kind (expected one of {} or a [[detectors.custom]] name)",
+                    kind_names()
+                ),
+            );
+        }
+    }
+    out
 }
 
 pub(super) fn parse_tier(s: &str) -> Option<Tier> {

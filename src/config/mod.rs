@@ -6,16 +6,18 @@
 //! file a backend names, never from the TOML, and never printed.
 
 mod check;
+pub mod detectors;
 mod raw;
 
 pub use check::ConfigIssue;
 
 use crate::classify::Task;
-use crate::classify::sensitivity::Category;
+use crate::classify::sensitivity::{Category, Kind};
 use crate::types::{Level, Tier, TierSet};
 use figment::Figment;
 use figment::providers::{Env, Format, Toml};
 use secrecy::SecretString;
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
@@ -37,6 +39,8 @@ pub struct Config {
     pub pools: Vec<Pool>,
     pub rules: Vec<Rule>,
     pub keys: Vec<GatewayKey>,
+    /// Operator-defined detectors, each with its own level.
+    pub detectors: Vec<detectors::CustomDetector>,
 }
 
 #[derive(Debug, Clone)]
@@ -81,6 +85,23 @@ pub struct Policy {
     pub levels: [TierSet; 4],
     /// Level of a finding in each category, indexed by `Category as usize`.
     pub categories: [Level; 7],
+    /// Per-kind levels that override the kind's category level.
+    pub kinds: HashMap<Kind, Level>,
+    /// Kinds that are reported but raise no level.
+    pub allow: Vec<Kind>,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            on_violation: OnViolation::Reroute,
+            unscannable: Level::Confidential,
+            levels: Policy::default_levels(),
+            categories: Policy::default_categories(),
+            kinds: HashMap::new(),
+            allow: Vec::new(),
+        }
+    }
 }
 
 impl Policy {
@@ -113,6 +134,17 @@ impl Policy {
 
     pub fn category_level(&self, cat: Category) -> Level {
         self.categories[cat as usize]
+    }
+
+    /// The level a finding of `kind` raises a request to (`Public` when allow-listed).
+    pub fn kind_level(&self, kind: Kind) -> Level {
+        if self.allow.contains(&kind) {
+            return Level::Public;
+        }
+        self.kinds
+            .get(&kind)
+            .copied()
+            .unwrap_or_else(|| self.category_level(kind.category()))
     }
 }
 

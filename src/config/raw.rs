@@ -24,6 +24,8 @@ pub struct RawConfig {
     pub rules: Vec<RawRule>,
     #[serde(default)]
     pub keys: Vec<RawKey>,
+    #[serde(default)]
+    pub detectors: super::detectors::RawDetectors,
 }
 
 #[derive(Debug, Deserialize)]
@@ -93,6 +95,8 @@ pub struct RawPolicy {
     pub unscannable: String,
     pub levels: BTreeMap<String, Vec<String>>,
     pub categories: BTreeMap<String, String>,
+    pub kinds: BTreeMap<String, String>,
+    pub allow_kinds: Vec<String>,
 }
 
 impl Default for RawPolicy {
@@ -102,6 +106,8 @@ impl Default for RawPolicy {
             unscannable: "confidential".into(),
             levels: BTreeMap::new(),
             categories: BTreeMap::new(),
+            kinds: BTreeMap::new(),
+            allow_kinds: Vec::new(),
         }
     }
 }

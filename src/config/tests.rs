@@ -223,3 +223,90 @@ fn shipped_default_config_is_valid() {
     let loaded = from_toml_str(&text, &with_key).expect("shipped config is valid");
     assert!(loaded.config.backends.iter().any(|b| b.tier == Tier::Local));
 }
+
+#[test]
+fn kinds_allow_list_and_custom_detectors() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let list = dir.path().join("codenames.txt");
+    std::fs::write(&list, "# project names\nBluebird\nRed Falcon\n").expect("write");
+    let toml = format!(
+        r#"{BASE}
+[policy]
+allow_kinds = ["phone"]
+[policy.kinds]
+email = "restricted"
+codenames = "restricted"
+
+[[detectors.custom]]
+name = "codenames"
+level = "internal"
+word_list_file = "{}"
+
+[[detectors.custom]]
+name = "tickets"
+level = "confidential"
+category = "code"
+keywords = ["ACME-INTERNAL"]
+regexes = ['\bTKT-\d{{5}}\b']
+"#,
+        list.display()
+    );
+    let c = from_toml_str(&toml, &with_key).expect("valid").config;
+    use crate::classify::sensitivity::Kind;
+    assert_eq!(c.policy.kind_level(Kind::Email), Level::Restricted);
+    assert_eq!(c.policy.kind_level(Kind::Phone), Level::Public);
+    assert_eq!(c.detectors.len(), 2);
+    assert_eq!(
+        c.detectors[0].level,
+        Level::Restricted,
+        "[policy.kinds] overrides"
+    );
+    let mut spans = Vec::new();
+    c.detectors[0].find("the red falcon and bluebirds fly", &mut spans);
+    assert_eq!(spans, vec![(4, 14)], "whole words, case-insensitive");
+    spans.clear();
+    c.detectors[1].find("see TKT-12345 and acme-internal", &mut spans);
+    assert_eq!(spans.len(), 2);
+}
+
+#[test]
+fn bad_detectors_are_named() {
+    let bad = |extra: &str| format!("{BASE}\n{extra}");
+    assert_error(
+        &bad("[[detectors.custom]]\nname = \"x\"\nlevel = \"internal\"\nregexes = ['(']"),
+        "detectors.custom[0].regexes[0]",
+        "invalid regex",
+    );
+    assert_error(
+        &bad("[[detectors.custom]]\nname = \"x\"\nlevel = \"internal\"\nregexes = ['a*']"),
+        "detectors.custom[0].regexes[0]",
+        "empty string",
+    );
+    assert_error(
+        &bad("[[detectors.custom]]\nname = \"x\"\nlevel = \"internal\""),
+        "detectors.custom[0]",
+        "needs keywords",
+    );
+    assert_error(
+        &bad(
+            "[[detectors.custom]]\nname = \"x\"\nlevel = \"internal\"\nword_list_file = \"/nope/none.txt\"",
+        ),
+        "detectors.custom[0].word_list_file",
+        "cannot read",
+    );
+    assert_error(
+        &bad("[[detectors.custom]]\nname = \"email\"\nlevel = \"internal\"\nkeywords = [\"a\"]"),
+        "detectors.custom[0].name",
+        "already",
+    );
+    assert_error(
+        &bad("[policy.kinds]\nnot_a_kind = \"restricted\""),
+        "policy.kinds.not_a_kind",
+        "unknown kind",
+    );
+    assert_error(
+        &bad("[policy]\nallow_kinds = [\"bogus\"]"),
+        "policy.allow_kinds[0]",
+        "unknown kind",
+    );
+}

@@ -454,3 +454,36 @@ async fn evasion_does_not_get_data_out() {
     }
     assert_eq!(w.cloud.chat_count(), 0);
 }
+
+#[tokio::test]
+async fn custom_detectors_and_kind_levels_route() {
+    let w = World::new().await;
+    let extra = r#"
+[policy.kinds]
+email = "internal"
+
+[[detectors.custom]]
+name = "codenames"
+level = "restricted"
+keywords = ["Project Bluebird"]
+"#;
+    let app = spawn(&w.toml(extra)).await;
+    // An email is only `internal` here: the cloud may have it.
+    let r = app
+        .chat(json!({"model": "frontier", "messages": [{"role": "user", "content": "mail a@example.com"}]}))
+        .await;
+    assert_eq!(header(&r, "x-airlock-tier"), "public_cloud");
+    assert_eq!(header(&r, "x-airlock-sensitivity"), "internal");
+    let r = app
+        .chat(json!({"model": "frontier", "messages": [{"role": "user", "content": "status of project bluebird?"}]}))
+        .await;
+    assert_eq!(header(&r, "x-airlock-tier"), "local");
+    assert_eq!(header(&r, "x-airlock-sensitivity"), "restricted");
+    let doc = app
+        .explain(
+            json!({"model": "auto", "messages": [{"role": "user", "content": "project bluebird"}]}),
+        )
+        .await;
+    assert_eq!(doc["sensitivity"]["findings"][0]["kind"], "codenames");
+    assert_eq!(doc["sensitivity"]["findings"][0]["category"], "custom");
+}
