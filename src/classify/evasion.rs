@@ -10,7 +10,7 @@
 //! text with no `%` escapes and no long base64 runs costs one pass over the
 //! bytes. It must not allocate for text that needs no other view.
 
-use super::sensitivity::{Kind, Match, Scanner};
+use super::sensitivity::{Match, Scanner};
 use base64::Engine;
 use unicode_normalization::UnicodeNormalization;
 
@@ -24,27 +24,26 @@ const MAX_B64: usize = 64 * 1024;
 pub fn scan(scanner: &Scanner, text: &str, out: &mut Vec<Match>) {
     let first = out.len();
     scanner.scan(text, out);
-    if !text.is_ascii() {
+    // Separators that glue a value to its neighbours are read as spaces in
+    // every view (same length, so the same offsets or map).
+    if text.is_ascii() {
+        if let Some(sep) = separators_as_spaces(text) {
+            scanner.scan(&sep, out);
+        }
+    } else {
         let (view, map) = normalised(text);
         if view != text {
             scan_view(scanner, &view, &map, out);
         }
-    }
-    if let Some(view) = dots_as_spaces(text) {
-        // Same length, same offsets; only number kinds are taken from it.
-        let mut found = Vec::new();
-        scanner.scan(&view, &mut found);
-        out.extend(
-            found
-                .into_iter()
-                .filter(|m| matches!(m.kind, Kind::CreditCard | Kind::UsSsn | Kind::Iban)),
-        );
+        if let Some(sep) = separators_as_spaces(&view) {
+            scan_view(scanner, &sep, &map, out);
+        }
     }
     if has_percent_escape(text.as_bytes()) {
         let (view, map) = percent_decoded(text);
         scan_view(scanner, &view, &map, out);
     }
-    for (start, end) in base64_runs(text.as_bytes()) {
+    for (start, end) in base64_runs(text.as_bytes()).flat_map(|r| pieces(text.as_bytes(), r)) {
         if let Some(decoded) = decode_b64(&text[start..end]) {
             let mut inner = Vec::new();
             scan(scanner, &decoded, &mut inner);
@@ -151,24 +150,35 @@ fn decimal_digit(c: char) -> Option<char> {
         .and_then(|&z| char::from_digit(u - z, 10))
 }
 
-/// The text with every `.` that sits between two digits made a space
-/// (`4111.1111.1111.1111`), or `None` when there is none.
-fn dots_as_spaces(text: &str) -> Option<String> {
+/// The text with separators that glue a value to its neighbours made
+/// spaces: `_` next to a word that holds a digit (`ssn_123-45-6789`,
+/// `iban_DE89`, `name` fields) or inside a PEM armour line, and `.` between two digits (`4111.1111.1111.1111`);
+/// `None` when there is none, which keeps ordinary code (`snake_case`) to
+/// one scan.
+fn separators_as_spaces(text: &str) -> Option<String> {
     let b = text.as_bytes();
-    let hit = |i: usize| b[i] == b'.' && b[i - 1].is_ascii_digit() && b[i + 1].is_ascii_digit();
-    if b.len() < 3 || !(1..b.len() - 1).any(hit) {
+    let armour = text.contains("-----BEGIN_") || text.contains("-----END_");
+    let digit = |i: usize| i < b.len() && b[i].is_ascii_digit();
+    // Each word is walked at most twice (from the `_` on either side).
+    let word_has_digit = |range: &mut dyn Iterator<Item = usize>| {
+        range
+            .take_while(|&j| b[j].is_ascii_alphanumeric())
+            .any(|j| b[j].is_ascii_digit())
+    };
+    let hit = |i: usize| match b[i] {
+        b'_' => {
+            armour || word_has_digit(&mut (i + 1..b.len())) || word_has_digit(&mut (0..i).rev())
+        }
+        b'.' => i > 0 && digit(i - 1) && digit(i + 1),
+        _ => false,
+    };
+    if !(0..b.len()).any(hit) {
         return None;
     }
     let out: Vec<u8> = (0..b.len())
-        .map(|i| {
-            if i > 0 && i + 1 < b.len() && hit(i) {
-                b' '
-            } else {
-                b[i]
-            }
-        })
+        .map(|i| if hit(i) { b' ' } else { b[i] })
         .collect();
-    // Only ASCII '.' bytes were replaced by ASCII spaces.
+    // Only ASCII bytes were replaced by ASCII spaces.
     String::from_utf8(out).ok()
 }
 
@@ -268,6 +278,23 @@ fn base64_runs(b: &[u8]) -> impl Iterator<Item = (usize, usize)> + '_ {
     })
 }
 
+/// A run, and when it holds URL-safe `-`/`_` (which also join words, as in
+/// `blob_<base64>`), its long pieces between them too.
+fn pieces(b: &[u8], (start, end): (usize, usize)) -> Vec<(usize, usize)> {
+    let mut out = vec![(start, end)];
+    let run = &b[start..end];
+    if run.iter().any(|&c| c == b'_' || c == b'-') {
+        let mut offset = start;
+        for piece in run.split(|&c| c == b'_' || c == b'-') {
+            if piece.len() >= MIN_B64 && piece.len() < run.len() {
+                out.push((offset, offset + piece.len()));
+            }
+            offset += piece.len() + 1;
+        }
+    }
+    out
+}
+
 /// Decodes a base64 run into text worth scanning: valid UTF-8, mostly printable.
 fn decode_b64(run: &str) -> Option<String> {
     let trimmed = run.trim_end_matches('=');
@@ -359,6 +386,17 @@ mod tests {
         assert!(has("card 4111.1111.1111.1111", "credit_card"));
         assert!(has("card 4111-1111-1111-1111", "credit_card"));
         assert!(has("ssn: 123 45 6789", "us_ssn"));
+        assert!(has("ssn_123-45-6789", "us_ssn"));
+        assert!(has("contact_jane.doe@example.com", "email"));
+        let b64 = base64::engine::general_purpose::STANDARD.encode("write to jane.doe@example.com");
+        assert!(has(&format!("blob_{b64}"), "email"));
+        assert!(has(
+            "card_４１１１_１１１１_１１１１_１１１１",
+            "credit_card"
+        ));
+        assert!(has("-----BEGIN_OPENSSH_PRIVATE_KEY-----", "private_key"));
+        assert!(has("iban_DE89_3704_0044_0532_0130_00", "iban"));
+        assert!(separators_as_spaces("let MAX_SIZE = read_config(path);").is_none());
     }
 
     #[test]

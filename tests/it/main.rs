@@ -3,6 +3,7 @@
 
 mod cli;
 mod fakes;
+mod property;
 mod routing;
 mod streaming;
 mod surface;
