@@ -23,13 +23,16 @@ pub struct AppState {
     pub health: Arc<Health>,
     /// Requests seen per task kind since start (the in-process volume counters).
     pub task_counts: [AtomicU64; Task::ALL.len()],
+    pub memory: crate::memory::Memory,
 }
 
 impl AppState {
     pub fn new(config: Config) -> std::io::Result<AppState> {
         let http = crate::providers::client(&config.timeouts).map_err(std::io::Error::other)?;
         let health = Arc::new(Health::new(&config));
+        let memory = crate::memory::Memory::new(config.memory);
         Ok(AppState {
+            memory,
             config: Arc::new(config),
             scanner: Scanner::new(),
             http,

@@ -12,6 +12,7 @@
 //! - [`pipeline`]: classify + decide, shared by serving and explain.
 //! - [`providers`]: per-protocol adapters and the transport (timeouts, streams).
 //! - [`health`]: backend states from probes and call outcomes.
+//! - [`memory`]: salted hashes of sensitive exchanges, so resent history stays sensitive.
 //! - [`config`]: TOML + env into the trusted `Config`.
 
 pub mod api;
@@ -19,6 +20,7 @@ pub mod app;
 pub mod classify;
 pub mod config;
 pub mod health;
+pub mod memory;
 pub mod openai;
 pub mod pipeline;
 pub mod providers;

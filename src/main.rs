@@ -166,6 +166,7 @@ fn explain(path: &std::path::Path, min: Option<&str>, file: &str) -> anyhow::Res
     let caller = Caller {
         floors: &floors,
         key: None,
+        memory: None,
     };
     let a = pipeline::assess_chat(c, &Scanner::new(), &req, &caller, &state);
     let doc = pipeline::explain_json(c, &a);

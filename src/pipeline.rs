@@ -24,6 +24,8 @@ pub struct Assessment {
 pub struct Caller<'a> {
     pub floors: &'a [Floor],
     pub key: Option<&'a str>,
+    /// Conversation memory to consult, when serving.
+    pub memory: Option<&'a crate::memory::Memory>,
 }
 
 /// Classifies and routes a chat request.
@@ -45,7 +47,7 @@ pub fn assess_chat(
             unscannable,
             has_tools: req.has_tools,
             max_tokens: req.max_tokens,
-            floors: caller.floors,
+            floors: &with_memory(caller, &segments),
             key: caller.key,
         },
         state,
@@ -71,11 +73,20 @@ pub fn assess_embeddings(
             unscannable,
             has_tools: false,
             max_tokens: None,
-            floors: caller.floors,
+            floors: &with_memory(caller, &segments),
             key: caller.key,
         },
         state,
     )
+}
+
+/// The caller's floors, plus the level memory recalls for these texts.
+fn with_memory(caller: &Caller<'_>, segments: &[Segment<'_>]) -> Vec<Floor> {
+    let mut floors = caller.floors.to_vec();
+    if let Some(level) = caller.memory.and_then(|m| m.recall(caller.key, segments)) {
+        floors.push(Floor::Memory(level));
+    }
+    floors
 }
 
 /// The request-level inputs of an assessment.
@@ -159,6 +170,7 @@ pub fn explain_json(config: &Config, a: &Assessment) -> Value {
         .map(|f| match f {
             Floor::Header(l) => json!({"source": "header", "level": l.as_str()}),
             Floor::Key(l) => json!({"source": "key", "level": l.as_str()}),
+            Floor::Memory(l) => json!({"source": "memory", "level": l.as_str()}),
         })
         .collect();
     let un = &a.sensitivity.unscannable;

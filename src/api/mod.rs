@@ -253,6 +253,7 @@ fn prepare<R>(
     let caller = Caller {
         floors: &floors,
         key: key_name(app, ctx),
+        memory: Some(&app.memory),
     };
     let a = assess(&app.config, &app.scanner, &req, &caller, &assess_state(app));
     Ok((req, a))
@@ -316,6 +317,13 @@ async fn serve(
             return error_with(err, Some(a));
         }
     };
+    let level = a.sensitivity.level;
+    let key = key_name(app, ctx);
+    if let Job::Chat(req) = job {
+        let (segments, _) = req.segments();
+        app.memory
+            .remember(key, level, segments.iter().map(|s| (s.role, s.text)));
+    }
     let fwd = forward(ctx, headers);
     let mut last: Option<providers::DispatchError> = None;
     for target in &decision.candidates {
@@ -332,6 +340,16 @@ async fn serve(
                 app.health.mark(target.backend, true);
                 let mut resp = match reply {
                     Reply::Json(bytes) => {
+                        if matches!(job, Job::Chat(_))
+                            && level > crate::types::Level::Public
+                            && let Some(text) = crate::memory::completion_text(&bytes)
+                        {
+                            app.memory.remember(
+                                key,
+                                level,
+                                [(crate::openai::Role::Assistant, text.as_str())],
+                            );
+                        }
                         ([(header::CONTENT_TYPE, "application/json")], bytes).into_response()
                     }
                     Reply::Stream(stream) => (

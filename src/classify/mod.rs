@@ -53,6 +53,8 @@ pub enum Floor {
     Header(Level),
     /// The gateway key's `min_sensitivity`.
     Key(Level),
+    /// Conversation memory: the request resends part of a sensitive exchange.
+    Memory(Level),
 }
 
 #[derive(Debug, Clone, Default)]
@@ -116,7 +118,7 @@ pub fn sensitivity(
         level = level.max(l);
     }
     for f in floors {
-        let (Floor::Header(l) | Floor::Key(l)) = *f;
+        let (Floor::Header(l) | Floor::Key(l) | Floor::Memory(l)) = *f;
         level = level.max(l);
     }
     SensitivityReport {

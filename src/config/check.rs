@@ -214,6 +214,7 @@ pub(super) fn check(raw: RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Che
         rules,
         keys,
         detectors,
+        memory: check_memory(&mut c, &raw.memory),
     };
     Checked {
         config,
@@ -361,6 +362,27 @@ fn check_policy(c: &mut Checker, raw: &RawConfig) -> Policy {
         categories,
         kinds: std::collections::HashMap::new(),
         allow,
+    }
+}
+
+fn check_memory(c: &mut Checker, m: &super::raw::RawMemory) -> crate::memory::MemorySettings {
+    if m.enabled && m.max_entries == 0 {
+        c.err(
+            "memory.max_entries",
+            "must be greater than 0 when memory is enabled",
+        );
+    }
+    if m.enabled && m.ttl_secs == 0 {
+        c.err(
+            "memory.ttl_secs",
+            "must be greater than 0 when memory is enabled",
+        );
+    }
+    crate::memory::MemorySettings {
+        enabled: m.enabled,
+        ttl: Duration::from_secs(m.ttl_secs),
+        max_entries: m.max_entries,
+        min_chars: m.min_chars,
     }
 }
 

@@ -41,6 +41,7 @@ pub struct Config {
     pub keys: Vec<GatewayKey>,
     /// Operator-defined detectors, each with its own level.
     pub detectors: Vec<detectors::CustomDetector>,
+    pub memory: crate::memory::MemorySettings,
 }
 
 #[derive(Debug, Clone)]

@@ -26,6 +26,29 @@ pub struct RawConfig {
     pub keys: Vec<RawKey>,
     #[serde(default)]
     pub detectors: super::detectors::RawDetectors,
+    #[serde(default)]
+    pub memory: RawMemory,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawMemory {
+    pub enabled: bool,
+    pub ttl_secs: u64,
+    pub max_entries: usize,
+    pub min_chars: usize,
+}
+
+impl Default for RawMemory {
+    fn default() -> Self {
+        let d = crate::memory::MemorySettings::default();
+        RawMemory {
+            enabled: d.enabled,
+            ttl_secs: d.ttl.as_secs(),
+            max_entries: d.max_entries,
+            min_chars: d.min_chars,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -487,3 +487,48 @@ keywords = ["Project Bluebird"]
     assert_eq!(doc["sensitivity"]["findings"][0]["kind"], "codenames");
     assert_eq!(doc["sensitivity"]["findings"][0]["category"], "custom");
 }
+
+#[tokio::test]
+async fn resent_history_of_a_sensitive_exchange_stays_sensitive() {
+    let w = World::new().await;
+    let app = spawn(&w.toml("")).await;
+    let first = "Please file the refund for order 5512, card 4111 1111 1111 1111";
+    let follow = "Thanks, now summarise what we agreed in a few lines";
+    let r = app
+        .chat(json!({"model": "lm", "messages": [
+            {"role": "user", "content": first},
+            {"role": "assistant", "content": "Noted, I will file it today for you."},
+            {"role": "user", "content": follow}]}))
+        .await;
+    assert_eq!(header(&r, "x-airlock-sensitivity"), "restricted");
+    let completion: Value = r.json().await.expect("json");
+    let answer = completion["choices"][0]["message"]["content"]
+        .as_str()
+        .expect("content")
+        .to_owned();
+    // The client trims the card message from the front and asks the cloud.
+    for history in [
+        vec![
+            json!({"role": "user", "content": follow}),
+            json!({"role": "assistant", "content": answer}),
+            json!({"role": "user", "content": "ok"}),
+        ],
+        vec![
+            json!({"role": "assistant", "content": "Noted, I will file it today for you."}),
+            json!({"role": "user", "content": "and then?"}),
+        ],
+    ] {
+        let body = json!({"model": "frontier", "messages": history});
+        let doc = app.explain(body.clone()).await;
+        assert_eq!(doc["sensitivity"]["level"], "restricted", "{doc}");
+        assert_eq!(doc["sensitivity"]["floors"][0]["source"], "memory");
+        let r = app.chat(body).await;
+        assert_eq!(header(&r, "x-airlock-tier"), "local");
+    }
+    assert_eq!(w.cloud.chat_count(), 0);
+    // An unrelated conversation with short, common turns is not tainted.
+    let r = app
+        .chat(json!({"model": "frontier", "messages": [{"role": "user", "content": "ok"}]}))
+        .await;
+    assert_eq!(header(&r, "x-airlock-tier"), "public_cloud");
+}
