@@ -10,6 +10,7 @@
 //! - [`classify`]: sensitivity detectors and the complexity scorer (pure).
 //! - [`route`]: the pure decision, and the tier filter (the hard rule).
 //! - [`pipeline`]: classify + decide, shared by serving and explain.
+//! - [`redact`]: placeholders out, originals back in (JSON and streams).
 //! - [`providers`]: per-protocol adapters and the transport (timeouts, streams).
 //! - [`health`]: backend states from probes and call outcomes.
 //! - [`memory`]: salted hashes of sensitive exchanges, so resent history stays sensitive.
@@ -24,6 +25,7 @@ pub mod memory;
 pub mod openai;
 pub mod pipeline;
 pub mod providers;
+pub mod redact;
 pub mod route;
 pub mod types;
 

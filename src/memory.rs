@@ -6,6 +6,9 @@
 //! a TTL; never the text. System prompts are not remembered (they are shared
 //! by every conversation of an app) and neither are texts shorter than
 //! `min_chars` ("ok", "thanks"), so one sensitive chat cannot taint all.
+//! Texts that carry findings themselves are not remembered either: a resend
+//! finds them again (and redaction can replace them); memory covers the
+//! rest of the exchange, which no scan would flag.
 //!
 //! Limits: memory is per process (replicas sharing it through Redis come
 //! later), and completions of streamed answers are not yet remembered.

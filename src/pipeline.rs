@@ -47,8 +47,9 @@ pub fn assess_chat(
             unscannable,
             has_tools: req.has_tools,
             max_tokens: req.max_tokens,
-            floors: &with_memory(caller, &segments),
+            floors: caller.floors,
             key: caller.key,
+            memory: caller.memory,
         },
         state,
     )
@@ -73,20 +74,12 @@ pub fn assess_embeddings(
             unscannable,
             has_tools: false,
             max_tokens: None,
-            floors: &with_memory(caller, &segments),
+            floors: caller.floors,
             key: caller.key,
+            memory: caller.memory,
         },
         state,
     )
-}
-
-/// The caller's floors, plus the level memory recalls for these texts.
-fn with_memory(caller: &Caller<'_>, segments: &[Segment<'_>]) -> Vec<Floor> {
-    let mut floors = caller.floors.to_vec();
-    if let Some(level) = caller.memory.and_then(|m| m.recall(caller.key, segments)) {
-        floors.push(Floor::Memory(level));
-    }
-    floors
 }
 
 /// The request-level inputs of an assessment.
@@ -99,6 +92,7 @@ struct Inputs<'a> {
     max_tokens: Option<u64>,
     floors: &'a [Floor],
     key: Option<&'a str>,
+    memory: Option<&'a crate::memory::Memory>,
 }
 
 fn assess(
@@ -107,7 +101,7 @@ fn assess(
     inputs: &Inputs<'_>,
     state: &dyn Fn(BackendId) -> BackendState,
 ) -> Assessment {
-    let sensitivity = classify::sensitivity(
+    let mut sensitivity = classify::sensitivity(
         scanner,
         &config.policy,
         &config.detectors,
@@ -115,6 +109,25 @@ fn assess(
         inputs.unscannable,
         inputs.floors,
     );
+    // Memory covers what the scan does not flag: texts resent from a
+    // sensitive exchange that carry no finding themselves.
+    if let Some(memory) = inputs.memory {
+        let quiet: Vec<Segment<'_>> = inputs
+            .segments
+            .iter()
+            .filter(|s| {
+                !sensitivity
+                    .findings
+                    .iter()
+                    .any(|f| (f.message, f.part, f.field) == (s.message, s.part, s.field))
+            })
+            .copied()
+            .collect();
+        if let Some(level) = memory.recall(inputs.key, &quiet) {
+            sensitivity.floors.push(Floor::Memory(level));
+            sensitivity.level = sensitivity.level.max(level);
+        }
+    }
     let mut complexity = classify::complexity::assess(
         inputs.segments,
         Shape {
@@ -129,6 +142,7 @@ fn assess(
     let decision = route::decide(
         config,
         &Facts {
+            redacted_level: redacted_level(config, &sensitivity),
             endpoint: inputs.endpoint,
             model: inputs.model,
             level: sensitivity.level,
@@ -142,6 +156,25 @@ fn assess(
         complexity,
         decision,
     }
+}
+
+/// What is left of a request's level once every redactable finding is
+/// replaced: unscannable content, caller and memory floors, and findings of
+/// kinds the operator forbids redacting.
+fn redacted_level(config: &Config, s: &SensitivityReport) -> crate::types::Level {
+    let mut level = s.unscannable_level.unwrap_or_default();
+    for f in &s.floors {
+        let (Floor::Header(l) | Floor::Key(l) | Floor::Memory(l)) = *f;
+        level = level.max(l);
+    }
+    for f in &s.findings {
+        if let crate::classify::FindingKind::Builtin(k) = f.kind
+            && config.policy.never_redact.contains(&k)
+        {
+            level = level.max(f.level);
+        }
+    }
+    level
 }
 
 /// The explain document: the full decision, never the request's text.
@@ -200,6 +233,7 @@ pub fn explain_json(config: &Config, a: &Assessment) -> Value {
             doc["rule"] = json!(d.rule);
             doc["pool"] = json!(d.pool);
             doc["rerouted"] = json!(d.rerouted);
+            doc["redact"] = json!(d.redact);
             doc["decision"] = first.unwrap_or(Value::Null);
             doc["candidates"] = d
                 .candidates

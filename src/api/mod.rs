@@ -36,6 +36,8 @@ pub const H_MODEL: HeaderName = HeaderName::from_static("x-airlock-model");
 pub const H_SENSITIVITY: HeaderName = HeaderName::from_static("x-airlock-sensitivity");
 pub const H_RULE: HeaderName = HeaderName::from_static("x-airlock-rule");
 pub const H_MIN_SENSITIVITY: &str = "x-airlock-min-sensitivity";
+/// How many distinct values were replaced by placeholders before sending.
+pub const H_REDACTED: HeaderName = HeaderName::from_static("x-airlock-redacted");
 
 /// Per-request context set by the middleware.
 #[derive(Debug, Clone)]
@@ -321,9 +323,37 @@ async fn serve(
     let key = key_name(app, ctx);
     if let Job::Chat(req) = job {
         let (segments, _) = req.segments();
-        app.memory
-            .remember(key, level, segments.iter().map(|s| (s.role, s.text)));
+        // Texts with findings are caught again by the scan when resent (and
+        // can be redacted); memory is for the rest of the exchange.
+        let has_finding = |s: &crate::openai::Segment<'_>| {
+            a.sensitivity
+                .findings
+                .iter()
+                .any(|f| (f.message, f.part, f.field) == (s.message, s.part, s.field))
+        };
+        app.memory.remember(
+            key,
+            level,
+            segments
+                .iter()
+                .filter(|s| !has_finding(s))
+                .map(|s| (s.role, s.text)),
+        );
     }
+    // Redaction: what leaves is the request with placeholders; the answer
+    // gets the originals back.
+    let redacted = match job {
+        Job::Chat(req) if decision.redact => Some(crate::redact::redact(
+            req,
+            &a.sensitivity.findings,
+            &app.config.detectors,
+        )),
+        _ => None,
+    };
+    let job = match &redacted {
+        Some((req, _)) => Job::Chat(req),
+        None => job,
+    };
     let fwd = forward(ctx, headers);
     let mut last: Option<providers::DispatchError> = None;
     for target in &decision.candidates {
@@ -340,6 +370,10 @@ async fn serve(
                 app.health.mark(target.backend, true);
                 let mut resp = match reply {
                     Reply::Json(bytes) => {
+                        let bytes = match &redacted {
+                            Some((_, restorer)) => restore_json(bytes, restorer),
+                            None => bytes,
+                        };
                         if matches!(job, Job::Chat(_))
                             && level > crate::types::Level::Public
                             && let Some(text) = crate::memory::completion_text(&bytes)
@@ -352,17 +386,30 @@ async fn serve(
                         }
                         ([(header::CONTENT_TYPE, "application/json")], bytes).into_response()
                     }
-                    Reply::Stream(stream) => (
-                        [
-                            (header::CONTENT_TYPE, "text/event-stream"),
-                            (header::CACHE_CONTROL, "no-cache"),
-                            (HeaderName::from_static("x-accel-buffering"), "no"),
-                        ],
-                        Body::from_stream(stream),
-                    )
-                        .into_response(),
+                    Reply::Stream(stream) => {
+                        let stream = match &redacted {
+                            Some((_, restorer)) => crate::redact::restore_sse(
+                                stream,
+                                restorer.clone(),
+                                app.config.server.max_event_bytes,
+                            ),
+                            None => stream,
+                        };
+                        (
+                            [
+                                (header::CONTENT_TYPE, "text/event-stream"),
+                                (header::CACHE_CONTROL, "no-cache"),
+                                (HeaderName::from_static("x-accel-buffering"), "no"),
+                            ],
+                            Body::from_stream(stream),
+                        )
+                            .into_response()
+                    }
                 };
                 decision_headers(resp.headers_mut(), &app.config, a, decision, target);
+                if let Some((_, restorer)) = &redacted {
+                    set(resp.headers_mut(), H_REDACTED, &restorer.len().to_string());
+                }
                 log_outcome(ctx, a, Some((&app.config, target)), 200);
                 return resp;
             }
@@ -386,6 +433,19 @@ async fn serve(
         });
     log_outcome(ctx, a, None, err.status().as_u16());
     error_with(err, Some(a))
+}
+
+/// Puts the originals back into a JSON answer.
+fn restore_json(bytes: Bytes, restorer: &crate::redact::Restorer) -> Bytes {
+    match serde_json::from_slice::<serde_json::Value>(&bytes) {
+        Ok(mut v) => {
+            if let Some(choices) = v.get_mut("choices") {
+                restorer.restore_value(choices);
+            }
+            serde_json::to_vec(&v).map(Bytes::from).unwrap_or(bytes)
+        }
+        Err(_) => bytes,
+    }
 }
 
 fn decision_headers(

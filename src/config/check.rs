@@ -266,17 +266,11 @@ fn check_policy(c: &mut Checker, raw: &RawConfig) -> Policy {
     let on_violation = match p.on_violation.as_str() {
         "reroute" => OnViolation::Reroute,
         "reject" => OnViolation::Reject,
-        "redact" => {
-            c.err(
-                "policy.on_violation",
-                "\"redact\" is not available yet; use \"reroute\" or \"reject\"",
-            );
-            OnViolation::Reject
-        }
+        "redact" => OnViolation::Redact,
         other => {
             c.err(
                 "policy.on_violation",
-                format!("unknown value {other:?} (expected \"reroute\" or \"reject\")"),
+                format!("unknown value {other:?} (expected \"reroute\", \"reject\" or \"redact\")"),
             );
             OnViolation::Reject
         }
@@ -345,16 +339,21 @@ fn check_policy(c: &mut Checker, raw: &RawConfig) -> Policy {
         }
     }
 
-    let mut allow = Vec::new();
-    for (j, name) in p.allow_kinds.iter().enumerate() {
-        match Kind::ALL.into_iter().find(|k| k.as_str() == name) {
-            Some(k) => allow.push(k),
-            None => c.err(
-                format!("policy.allow_kinds[{j}]"),
-                format!("unknown kind {name:?} (expected one of {})", kind_names()),
-            ),
+    let mut kinds_at = |key: &str, names: &[String]| {
+        let mut out = Vec::new();
+        for (j, name) in names.iter().enumerate() {
+            match Kind::ALL.into_iter().find(|k| k.as_str() == name) {
+                Some(k) => out.push(k),
+                None => c.err(
+                    format!("{key}[{j}]"),
+                    format!("unknown kind {name:?} (expected one of {})", kind_names()),
+                ),
+            }
         }
-    }
+        out
+    };
+    let allow = kinds_at("policy.allow_kinds", &p.allow_kinds);
+    let never_redact = kinds_at("policy.never_redact", &p.never_redact);
     Policy {
         on_violation,
         unscannable,
@@ -362,6 +361,7 @@ fn check_policy(c: &mut Checker, raw: &RawConfig) -> Policy {
         categories,
         kinds: std::collections::HashMap::new(),
         allow,
+        never_redact,
     }
 }
 

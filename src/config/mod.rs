@@ -76,6 +76,9 @@ pub struct HealthSettings {
 pub enum OnViolation {
     Reroute,
     Reject,
+    /// Replace findings with placeholders and send as asked, when every
+    /// finding may be redacted; otherwise keep it local (as `Reroute`).
+    Redact,
 }
 
 #[derive(Debug, Clone)]
@@ -90,6 +93,8 @@ pub struct Policy {
     pub kinds: HashMap<Kind, Level>,
     /// Kinds that are reported but raise no level.
     pub allow: Vec<Kind>,
+    /// Kinds that must never be redacted (their requests stay local).
+    pub never_redact: Vec<Kind>,
 }
 
 impl Default for Policy {
@@ -101,6 +106,7 @@ impl Default for Policy {
             categories: Policy::default_categories(),
             kinds: HashMap::new(),
             allow: Vec::new(),
+            never_redact: Vec::new(),
         }
     }
 }

@@ -120,6 +120,7 @@ pub struct RawPolicy {
     pub categories: BTreeMap<String, String>,
     pub kinds: BTreeMap<String, String>,
     pub allow_kinds: Vec<String>,
+    pub never_redact: Vec<String>,
 }
 
 impl Default for RawPolicy {
@@ -131,6 +132,7 @@ impl Default for RawPolicy {
             categories: BTreeMap::new(),
             kinds: BTreeMap::new(),
             allow_kinds: Vec::new(),
+            never_redact: Vec::new(),
         }
     }
 }

@@ -184,9 +184,16 @@ fn non_loopback_without_keys_needs_opt_in() {
 }
 
 #[test]
-fn redact_is_not_accepted_yet() {
-    let toml = format!("{BASE}\n[policy]\non_violation = \"redact\"\n");
-    assert_error(&toml, "policy.on_violation", "not available");
+fn on_violation_values() {
+    let toml =
+        format!("{BASE}\n[policy]\non_violation = \"redact\"\nnever_redact = [\"private_key\"]\n");
+    let c = from_toml_str(&toml, &with_key).expect("valid").config;
+    assert_eq!(c.policy.on_violation, OnViolation::Redact);
+    assert_eq!(c.policy.never_redact.len(), 1);
+    let toml = format!("{BASE}\n[policy]\non_violation = \"drop\"\n");
+    assert_error(&toml, "policy.on_violation", "unknown value");
+    let toml = format!("{BASE}\n[policy]\nnever_redact = [\"nope\"]\n");
+    assert_error(&toml, "policy.never_redact[0]", "unknown kind");
 }
 
 #[test]

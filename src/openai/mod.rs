@@ -22,7 +22,7 @@ impl RequestError {
 }
 
 /// Where a piece of scannable text sits in the request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Field {
     /// `messages[i].content` (or its text part `part`), or `input[i]` for embeddings.
     Content,

@@ -44,6 +44,9 @@ pub struct Facts<'a> {
     pub level: Level,
     pub complexity: &'a Complexity,
     pub key: Option<&'a str>,
+    /// The level the request would have with every redactable finding
+    /// replaced (used only with `on_violation = "redact"`).
+    pub redacted_level: Level,
 }
 
 /// What the caller asked for, resolved against the config.
@@ -72,6 +75,9 @@ pub struct Decision {
     pub skipped: Vec<Skipped>,
     /// The request named a pool or model that the tier filter forbade and was rerouted.
     pub rerouted: bool,
+    /// The request goes as asked, but only with its findings redacted:
+    /// `allowed` and `candidates` are those of the redacted level.
+    pub redact: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -156,6 +162,7 @@ pub fn decide(
             candidates,
             skipped: Vec::new(),
             rerouted: false,
+            redact: false,
         }
     };
     let (asked, members): (String, Vec<Target>) = match (&requested, facts.endpoint) {
@@ -200,6 +207,22 @@ pub fn decide(
                 || config.policy.on_violation == OnViolation::Reject
             {
                 return Err(RouteError::PolicyViolation { message });
+            }
+            if config.policy.on_violation == OnViolation::Redact {
+                let redacted = config.policy.allowed_tiers(facts.redacted_level);
+                let (candidates, _) = eligible(config, &members, redacted, state);
+                if !candidates.is_empty() {
+                    return Ok(Decision {
+                        rule: EXPLICIT_RULE.into(),
+                        pool: pool_name,
+                        allowed: redacted,
+                        candidates,
+                        skipped: Vec::new(),
+                        rerouted: false,
+                        redact: true,
+                    });
+                }
+                // Something cannot be redacted: keep it where it may go.
             }
             let mut d = by_rules(config, facts, allowed, state)?;
             d.rerouted = true;
@@ -299,6 +322,7 @@ fn by_rules(
             candidates,
             skipped,
             rerouted: false,
+            redact: false,
         });
     }
     let message = if unconfigured_only {

@@ -95,6 +95,7 @@ fn run(
             level,
             complexity: cx,
             key: None,
+            redacted_level: Level::Public,
         },
         state,
     )
@@ -177,6 +178,7 @@ fn key_condition() {
             level: Level::Public,
             complexity: &cx(0.1, Task::Chat),
             key: Some("vip"),
+            redacted_level: Level::Public,
         },
         &up,
     )
@@ -297,6 +299,7 @@ fn embeddings_are_never_rerouted() {
         level: Level::Restricted,
         complexity: &emb,
         key: None,
+        redacted_level: Level::Public,
     };
     let e = decide(&c, &f("auto"), &up).expect_err("forbidden");
     assert!(matches!(e, RouteError::PolicyViolation { .. }));
@@ -335,12 +338,8 @@ fn unconfigured_backends_are_never_candidates() {
 /// candidate is ever outside the level's allowed tiers.
 #[test]
 fn no_decision_ever_leaves_the_allowed_tiers() {
-    for reject in [false, true] {
-        let c = if reject {
-            config("[policy]\non_violation = \"reject\"")
-        } else {
-            config("")
-        };
+    for violation in ["reroute", "reject", "redact"] {
+        let c = config(&format!("[policy]\non_violation = \"{violation}\""));
         let models: Vec<String> = ["auto", "local", "frontier", "private", "embeddings"]
             .into_iter()
             .map(String::from)
@@ -369,9 +368,15 @@ fn no_decision_ever_leaves_the_allowed_tiers() {
                                     level,
                                     complexity: &cx(score, task),
                                     key: None,
+                                    redacted_level: Level::Public,
                                 };
                                 if let Ok(d) = decide(&c, &facts, &state) {
-                                    let allowed = c.policy.allowed_tiers(level);
+                                    // A redacted request carries only public data here.
+                                    let allowed = c.policy.allowed_tiers(if d.redact {
+                                        facts.redacted_level
+                                    } else {
+                                        level
+                                    });
                                     for t in &d.candidates {
                                         assert!(allowed.contains(c.backend(t.backend).tier));
                                     }

@@ -35,6 +35,8 @@ pub enum Fault {
     CutAfter(usize),
     /// Answer 200 with a body that is not JSON.
     Garbage,
+    /// Answer with the last message's text, streamed three characters a chunk.
+    Echo,
 }
 
 #[derive(Default)]
@@ -160,7 +162,25 @@ async fn oa_chat(State(st): State<St>, headers: HeaderMap, body: Bytes) -> Respo
     }
     let req: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let model = req["model"].as_str().unwrap_or("?").to_owned();
-    let words = ["Hello", " from", " the", " fake", " upstream."];
+    let echo: Vec<String> = match fault {
+        Fault::Echo => {
+            let text = req["messages"]
+                .as_array()
+                .and_then(|m| m.last())
+                .and_then(|m| m["content"].as_str())
+                .unwrap_or("")
+                .chars()
+                .collect::<Vec<_>>();
+            text.chunks(3).map(|c| c.iter().collect()).collect()
+        }
+        _ => Vec::new(),
+    };
+    let default = ["Hello", " from", " the", " fake", " upstream."];
+    let words: Vec<&str> = if echo.is_empty() {
+        default.to_vec()
+    } else {
+        echo.iter().map(String::as_str).collect()
+    };
     if req["stream"] == json!(true) {
         let include_usage = req["stream_options"]["include_usage"] == json!(true);
         let chunk = |delta: Value, finish: Value| {

@@ -1,8 +1,8 @@
 //! The hard rule as a property: requests with sensitive content in any
 //! position, under random category levels, violation handling, requested
 //! models and backend faults, never put a byte of that content on a backend
-//! whose tier the level does not allow, through rules, rerouting, retries and
-//! fallbacks.
+//! whose tier the level does not allow, through rules, rerouting,
+//! redaction, retries and fallbacks.
 
 use crate::fakes::{self, Fault};
 use crate::{World, spawn};
@@ -104,7 +104,7 @@ proptest! {
         value in 0..VALUES.len(),
         pos in position(),
         model in prop::sample::select(vec!["auto", "frontier", "cloud/gpt-4o", "private", "azure/gpt-4o", "lm", "gpt-4o-mini"]),
-        reject in any::<bool>(),
+        violation in prop::sample::select(vec!["reroute", "reject", "redact"]),
         category_restricted in any::<bool>(),
         fault in 0..4u8,
         stream in any::<bool>(),
@@ -124,7 +124,7 @@ proptest! {
                 "[policy]\non_violation = \"{}\"\n[policy.categories]\n{category} = \"{level}\"\n\n\
                  [[backends]]\nname = \"azure\"\nprotocol = \"openai\"\nbase_url = \"http://{}/v1\"\n\
                  tier = \"private_cloud\"\nmodels = [\"gpt-4o\"]\n",
-                if reject { "reject" } else { "reroute" },
+                violation,
                 azure.addr,
             );
             let ollama = if fault == 3 { down } else { w.ollama.addr };

@@ -532,3 +532,64 @@ async fn resent_history_of_a_sensitive_exchange_stays_sensitive() {
         .await;
     assert_eq!(header(&r, "x-airlock-tier"), "public_cloud");
 }
+
+#[tokio::test]
+async fn redaction_sends_placeholders_and_restores_answers() {
+    let w = World::new().await;
+    let app =
+        spawn(&w.toml("[policy]\non_violation = \"redact\"\nnever_redact = [\"private_key\"]"))
+            .await;
+    w.cloud.set_fault(Fault::Echo);
+    let text =
+        "Write to jane.doe@example.com about card 4111 1111 1111 1111, cc jane.doe@example.com";
+    let doc = app
+        .explain(json!({"model": "frontier", "messages": [{"role": "user", "content": text}]}))
+        .await;
+    assert_eq!(doc["redact"], true, "{doc}");
+    for stream in [false, true] {
+        let r = app
+            .chat(json!({"model": "frontier", "stream": stream,
+                "messages": [{"role": "user", "content": text}]}))
+            .await;
+        assert_eq!(r.status(), 200);
+        assert_eq!(header(&r, "x-airlock-tier"), "public_cloud");
+        assert_eq!(header(&r, "x-airlock-redacted"), "2");
+        assert_eq!(header(&r, "x-airlock-sensitivity"), "restricted");
+        let answer = if stream {
+            let body = r.text().await.expect("body");
+            body.split("\n\n")
+                .filter_map(|e| e.strip_prefix("data: "))
+                .filter(|d| *d != "[DONE]")
+                .filter_map(|d| serde_json::from_str::<Value>(d).ok())
+                .filter_map(|v| {
+                    v["choices"][0]["delta"]["content"]
+                        .as_str()
+                        .map(str::to_owned)
+                })
+                .collect::<String>()
+        } else {
+            let v: Value = r.json().await.expect("json");
+            v["choices"][0]["message"]["content"]
+                .as_str()
+                .unwrap_or("")
+                .to_owned()
+        };
+        assert_eq!(answer, text, "originals restored (stream: {stream})");
+        let sent = w.cloud.last().body.to_string();
+        assert!(
+            !sent.contains("jane.doe") && !sent.contains("4111"),
+            "{sent}"
+        );
+        assert!(
+            sent.contains("<EMAIL_1>") && sent.contains("<CREDIT_CARD_1>"),
+            "{sent}"
+        );
+    }
+    // A kind the operator never redacts keeps the request local.
+    let r = app
+        .chat(json!({"model": "frontier", "messages": [{"role": "user",
+            "content": "-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n and jane@example.com"}]}))
+        .await;
+    assert_eq!(header(&r, "x-airlock-tier"), "local");
+    assert!(r.headers().get("x-airlock-redacted").is_none());
+}
