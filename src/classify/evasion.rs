@@ -172,19 +172,23 @@ fn separators_as_spaces(text: &str) -> Option<String> {
         b'.' => i > 0 && digit(i - 1) && digit(i + 1),
         _ => false,
     };
-    if !(0..b.len()).any(hit) {
+    // Only `_` and `.` can hit: find them with memchr, not byte by byte.
+    if !memchr::memchr2_iter(b'_', b'.', b).any(hit) {
         return None;
     }
-    let out: Vec<u8> = (0..b.len())
-        .map(|i| if hit(i) { b' ' } else { b[i] })
-        .collect();
+    let mut out = b.to_vec();
+    for i in memchr::memchr2_iter(b'_', b'.', b) {
+        if hit(i) {
+            out[i] = b' ';
+        }
+    }
     // Only ASCII bytes were replaced by ASCII spaces.
     String::from_utf8(out).ok()
 }
 
 fn has_percent_escape(b: &[u8]) -> bool {
-    b.windows(3)
-        .any(|w| w[0] == b'%' && w[1].is_ascii_hexdigit() && w[2].is_ascii_hexdigit())
+    memchr::memchr_iter(b'%', b)
+        .any(|i| i + 2 < b.len() && b[i + 1].is_ascii_hexdigit() && b[i + 2].is_ascii_hexdigit())
 }
 
 /// Percent-decodes `%XX` escapes; bytes that are not UTF-8 after decoding
@@ -243,39 +247,25 @@ fn snap(text: &str, mut map: Vec<usize>) -> Vec<usize> {
     map
 }
 
-fn is_b64(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'-' | b'_')
-}
-
 /// Runs of base64 (standard or URL-safe) characters, with optional `=`
-/// padding, long enough to hide something and not absurdly long.
+/// padding, long enough to hide something and not absurdly long, mixing
+/// upper case, lower case and digits (prose words and identifiers do not).
 fn base64_runs(b: &[u8]) -> impl Iterator<Item = (usize, usize)> + '_ {
-    let mut i = 0;
-    std::iter::from_fn(move || {
-        while i < b.len() {
-            if !is_b64(b[i]) {
-                i += 1;
-                continue;
-            }
-            let start = i;
-            let (mut upper, mut lower, mut digit) = (false, false, false);
-            while i < b.len() && is_b64(b[i]) {
-                upper |= b[i].is_ascii_uppercase();
-                lower |= b[i].is_ascii_lowercase();
-                digit |= b[i].is_ascii_digit() || matches!(b[i], b'+' | b'/');
-                i += 1;
-            }
-            while i < b.len() && b[i] == b'=' && i - start < MAX_B64 {
-                i += 1;
-            }
-            let len = i - start;
-            // Prose words are never this long; mixed case marks encoded data.
-            if (MIN_B64..=MAX_B64).contains(&len) && upper && lower && digit {
-                return Some((start, i));
-            }
-        }
-        None
-    })
+    static RUN: std::sync::OnceLock<regex::bytes::Regex> = std::sync::OnceLock::new();
+    let re = RUN.get_or_init(|| {
+        regex::bytes::Regex::new(r"[A-Za-z0-9+/_\-]{16,}={0,2}").expect("a constant, valid pattern")
+    });
+    re.find_iter(b)
+        .map(|m| (m.start(), m.end()))
+        .filter(|&(s, e)| {
+            let run = &b[s..e];
+            e - s <= MAX_B64
+                && run.iter().any(u8::is_ascii_uppercase)
+                && run.iter().any(u8::is_ascii_lowercase)
+                && run
+                    .iter()
+                    .any(|c| c.is_ascii_digit() || matches!(c, b'+' | b'/'))
+        })
 }
 
 /// A run, and when it holds URL-safe `-`/`_` (which also join words, as in
