@@ -4,7 +4,8 @@
 #   2. unit + gateway integration tests (cargo test)
 #   3. benches in quick mode, so they keep compiling and print rough figures
 #   4. end-to-end: release binary + official openai SDK + real llama.cpp model
-#   5. load harness short mode (overhead vs direct), when present
+#   5. sensitivity eval tables on ../shared/eval, when it is there
+#   6. load harness short mode (overhead vs direct)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
@@ -21,6 +22,12 @@ cargo bench --locked --bench classify -- --quick --noplot
 
 echo "== end-to-end (openai SDK, real local model)"
 bash scripts/e2e.sh
+
+if [ -d ../shared/eval ]; then
+  echo "== sensitivity eval (../shared/eval; figures, not a pass/fail gate)"
+  target/release/airlock eval-sensitivity ../shared/eval/pii/*.jsonl \
+    ../shared/eval/secrets/*.jsonl ../shared/eval/routing/*.jsonl
+fi
 
 if [ -x bench/load/run.sh ] || [ -f bench/load/run.sh ]; then
   echo "== load harness (short mode)"

@@ -76,6 +76,15 @@ enum Command {
         #[arg(long)]
         addr: Option<String>,
     },
+    /// Score the sensitivity scanner on labelled JSONL files (PII spans, secret examples or prompts).
+    EvalSensitivity {
+        /// Output format.
+        #[arg(long, default_value = "table", value_parser = ["table", "json"])]
+        format: String,
+        /// JSONL files to evaluate.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -89,6 +98,9 @@ fn main() -> ExitCode {
         } => report(explain(&config, min_sensitivity.as_deref(), &file)),
         Command::Healthcheck { config, addr } => report(healthcheck(&config, addr)),
         Command::Serve { config } => report(serve(&config)),
+        Command::EvalSensitivity { format, files } => {
+            report(eval_sensitivity(format == "json", &files))
+        }
     }
 }
 
@@ -171,6 +183,28 @@ fn explain(path: &std::path::Path, min: Option<&str>, file: &str) -> anyhow::Res
     let a = pipeline::assess_chat(c, &Scanner::new(), &req, &caller, &state);
     let doc = pipeline::explain_json(c, &a);
     println!("{}", serde_json::to_string_pretty(&doc)?);
+    Ok(())
+}
+
+fn eval_sensitivity(json: bool, files: &[PathBuf]) -> anyhow::Result<()> {
+    use airlock::eval;
+    let scanner = Scanner::new();
+    let mut docs = serde_json::Map::new();
+    for path in files {
+        let name = path.display().to_string();
+        let content =
+            std::fs::read_to_string(path).with_context(|| format!("cannot read {name}"))?;
+        let data = eval::parse(&content).with_context(|| format!("cannot evaluate {name}"))?;
+        let report = eval::evaluate(&scanner, &data);
+        if json {
+            docs.insert(name, serde_json::to_value(&report)?);
+        } else {
+            println!("{}", report.table(&name));
+        }
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&docs)?);
+    }
     Ok(())
 }
 

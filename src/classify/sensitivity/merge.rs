@@ -1,7 +1,9 @@
 //! Turns one text's raw findings into the scanner's output: sorted by
 //! start, exact duplicates and same-kind nested findings dropped, and the
 //! generic finding dropped where a specific one covers the same text (a
-//! `Secret` under an API key or JWT, a `Phone` inside a card or IBAN, an
+//! `Secret` under an API key or JWT, a `Phone` overlapping any other
+//! numeric identifier (card, SSN, IBAN, IP address, routing or account
+//! number, NPI, passport, licence, record number, wallet, date of birth), an
 //! `Email` that is the `pass@host` part of a URL).
 //!
 //! Must not: add findings, or move a finding's offsets.
@@ -10,8 +12,8 @@ use super::{Kind, Match};
 
 /// Sorts and cleans one text's findings, then appends them to `out`:
 /// drops exact duplicates, findings contained in a finding of the same kind,
-/// generic secrets overlapping a specific credential, phones overlapping a
-/// card, SSN or IBAN, and e-mails that are the `pass@host` of a URL.
+/// generic secrets overlapping a specific credential, phones overlapping
+/// another numeric identifier, and e-mails that are the `pass@host` of a URL.
 pub(super) fn finish(text: &str, mut found: Vec<Match>, out: &mut Vec<Match>) {
     found.retain(|m| {
         m.start < m.end && text.is_char_boundary(m.start) && text.is_char_boundary(m.end)
@@ -37,7 +39,21 @@ pub(super) fn finish(text: &str, mut found: Vec<Match>, out: &mut Vec<Match>) {
         )
     });
     let numbers = Overlaps::of(&found, |k| {
-        matches!(k, Kind::CreditCard | Kind::UsSsn | Kind::Iban)
+        matches!(
+            k,
+            Kind::CreditCard
+                | Kind::UsSsn
+                | Kind::Iban
+                | Kind::IpAddress
+                | Kind::AbaRouting
+                | Kind::Npi
+                | Kind::BankAccount
+                | Kind::UsPassport
+                | Kind::UsDriverLicense
+                | Kind::MedicalRecordNumber
+                | Kind::CryptoWallet
+                | Kind::DateOfBirth
+        )
     });
     let urls = Overlaps::of(&found, |k| k == Kind::UrlCredentials);
     found.retain(|m| match m.kind {

@@ -6,29 +6,44 @@
 //! keeps a request local; a miss leaks it).
 //!
 //! How a scan runs: one Aho-Corasick pass finds every literal that can start
-//! a secret (`triggers`); one byte pass splits digits into chunks for the
-//! card, SSN and phone detectors (`numeric`); e-mail and IBAN candidates
-//! are found by their `@` and `LLdd` anchors. Only candidates run a regex
-//! or a validator, so clean text costs a few linear passes.
+//! a secret and every context word of a weak identifier (`triggers`,
+//! `anchors`); one byte pass splits digits into chunks for the card, SSN,
+//! IPv4 and phone detectors and marks where wallet addresses may start
+//! (`numeric`); the weak identifiers (licences, passports, accounts,
+//! routing numbers, NPIs, dates of birth, record numbers) are read only
+//! next to their context words; e-mail, IPv6 and IBAN candidates are found
+//! by their `@`, `:` and `LLdd` anchors. Only candidates run a regex or a
+//! validator, so clean text costs a few linear passes.
 //!
 //! Must not: log, store or copy the text; allocate per byte; panic on any
 //! input; or report offsets that are not char boundaries of the text.
 
+mod aba_routing;
+mod anchors;
 mod api_key;
 mod api_key_rules;
+mod bank_account;
 mod card;
+mod crypto_wallet;
 mod curl_user;
+mod date_of_birth;
+mod driver_license;
 mod email;
 mod iban;
+mod ip_address;
 mod jwt;
 mod k8s_secret;
+mod medical_record;
 mod merge;
+mod npi;
 mod numeric;
+mod passport;
 mod phone;
 mod private_key;
 mod secret;
 mod secret_name;
 mod secret_value;
+mod sha256;
 mod ssn;
 mod text;
 mod triggers;
@@ -37,8 +52,9 @@ mod url_credentials;
 #[cfg(test)]
 mod tests;
 
+use anchors::{Anchors, Family};
 use text::Context;
-use triggers::{Trigger, Triggers};
+use triggers::{Hit, Trigger, Triggers};
 
 /// What a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -53,11 +69,20 @@ pub enum Kind {
     PrivateKey,
     Jwt,
     UrlCredentials,
+    IpAddress,
+    UsDriverLicense,
+    UsPassport,
+    BankAccount,
+    AbaRouting,
+    Npi,
+    DateOfBirth,
+    MedicalRecordNumber,
+    CryptoWallet,
 }
 
 impl Kind {
     /// Every kind, in declaration order.
-    pub const ALL: [Kind; 10] = [
+    pub const ALL: [Kind; 19] = [
         Kind::Email,
         Kind::Phone,
         Kind::CreditCard,
@@ -68,6 +93,15 @@ impl Kind {
         Kind::PrivateKey,
         Kind::Jwt,
         Kind::UrlCredentials,
+        Kind::IpAddress,
+        Kind::UsDriverLicense,
+        Kind::UsPassport,
+        Kind::BankAccount,
+        Kind::AbaRouting,
+        Kind::Npi,
+        Kind::DateOfBirth,
+        Kind::MedicalRecordNumber,
+        Kind::CryptoWallet,
     ];
 
     /// Stable snake_case name (for config, audit and metric labels).
@@ -83,14 +117,34 @@ impl Kind {
             Kind::PrivateKey => "private_key",
             Kind::Jwt => "jwt",
             Kind::UrlCredentials => "url_credentials",
+            Kind::IpAddress => "ip_address",
+            Kind::UsDriverLicense => "us_driver_license",
+            Kind::UsPassport => "us_passport",
+            Kind::BankAccount => "bank_account",
+            Kind::AbaRouting => "aba_routing",
+            Kind::Npi => "npi",
+            Kind::DateOfBirth => "date_of_birth",
+            Kind::MedicalRecordNumber => "medical_record_number",
+            Kind::CryptoWallet => "crypto_wallet",
         }
     }
 
     /// The policy category this kind falls under.
     pub fn category(self) -> Category {
         match self {
-            Kind::Email | Kind::Phone | Kind::UsSsn => Category::Pii,
-            Kind::CreditCard | Kind::Iban => Category::Financial,
+            Kind::Email
+            | Kind::Phone
+            | Kind::UsSsn
+            | Kind::IpAddress
+            | Kind::UsDriverLicense
+            | Kind::UsPassport
+            | Kind::DateOfBirth => Category::Pii,
+            Kind::CreditCard
+            | Kind::Iban
+            | Kind::BankAccount
+            | Kind::AbaRouting
+            | Kind::CryptoWallet => Category::Financial,
+            Kind::Npi | Kind::MedicalRecordNumber => Category::Phi,
             Kind::ApiKey | Kind::Secret | Kind::PrivateKey | Kind::Jwt | Kind::UrlCredentials => {
                 Category::Secret
             }
@@ -98,8 +152,9 @@ impl Kind {
     }
 }
 
-/// Policy categories. Only `Pii`, `Financial` and `Secret` have detectors
-/// here; the others are set by other classifiers or by operators.
+/// Policy categories. `Pii`, `Phi` (record numbers and NPIs), `Financial`
+/// and `Secret` have detectors here; the others are set by other
+/// classifiers or by operators.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Category {
     Pii,
@@ -179,20 +234,32 @@ impl Scanner {
     /// with the same span and kind. Findings already in `out` are kept.
     pub fn scan(&self, text: &str, out: &mut Vec<Match>) {
         let mut found = Vec::new();
-        self.scan_literals(text, &mut found);
+        let mut hits = Vec::new();
+        self.triggers.find(text, &mut hits);
+        let mut anchors = Anchors::default();
+        self.scan_literals(text, &hits, &mut anchors, &mut found);
         if text.bytes().any(|b| b.is_ascii_digit()) {
-            self.scan_numbers(text, &mut found);
+            anchors.finish();
+            scan_anchored(text, &anchors, &mut found);
+            self.scan_numbers(text, &anchors, &mut found);
             iban::detect(text, &mut found);
         }
         if text.as_bytes().contains(&b'@') {
             email::detect(text, &mut found);
         }
+        if text.as_bytes().contains(&b':') {
+            ip_address::detect_v6(text, &mut found);
+        }
         merge::finish(text, found, out);
     }
 
-    fn scan_literals(&self, text: &str, found: &mut Vec<Match>) {
-        let mut hits = Vec::new();
-        self.triggers.find(text, &mut hits);
+    fn scan_literals(
+        &self,
+        text: &str,
+        hits: &[Hit],
+        anchors: &mut Anchors,
+        found: &mut Vec<Match>,
+    ) {
         if hits.is_empty() {
             return;
         }
@@ -210,6 +277,7 @@ impl Scanner {
                 Trigger::Keyword => {
                     secret::check_keyword(text, h.start, h.end, &mut secret_state, found)
                 }
+                Trigger::Context(i) => anchors.push(text, i, h.start, h.end),
                 Trigger::Curl => curl_user::check(text, h.start, h.end, found),
                 Trigger::K8sData => k8s_secret::check(text, h.start, h.end, &mut k8s_state, found),
                 Trigger::Jwt => self.jwt.check(text, h.start, found),
@@ -226,7 +294,7 @@ impl Scanner {
         }
     }
 
-    fn scan_numbers(&self, text: &str, found: &mut Vec<Match>) {
+    fn scan_numbers(&self, text: &str, anchors: &Anchors, found: &mut Vec<Match>) {
         let (mut groups, mut chunks) = (Vec::new(), Vec::new());
         numeric::tokenize(text.as_bytes(), &mut groups, &mut chunks);
         let mut claimed = Vec::new();
@@ -242,7 +310,26 @@ impl Scanner {
                 found,
             );
             ssn::detect(text, &groups, chunk, &mut claimed, &self.ssn_context, found);
+            ip_address::detect_v4(text, &groups, chunk, &mut claimed, found);
             phone::detect(text, &groups, chunk, &claimed, &self.phone_context, found);
+        }
+        crypto_wallet::detect(text, &groups, anchors, found);
+    }
+}
+
+/// Runs the weak-identifier detectors next to each of their context words.
+fn scan_anchored(text: &str, anchors: &Anchors, found: &mut Vec<Match>) {
+    for a in anchors.iter() {
+        match a.family {
+            Family::DriverLicense => driver_license::check(text, a, found),
+            Family::Passport => passport::check(text, a, found),
+            Family::BankAccount => bank_account::check(text, a, found),
+            Family::Routing => aba_routing::check(text, a, found),
+            Family::Npi => npi::check(text, a, found),
+            Family::Birth => date_of_birth::check(text, a, found),
+            Family::MedicalRecord => medical_record::check(text, a, found),
+            // Wallet words only confirm candidates (`crypto_wallet`).
+            Family::Wallet => {}
         }
     }
 }

@@ -29,6 +29,15 @@ pub(super) fn spans(text: &str, kind: Kind) -> Vec<&str> {
         .collect()
 }
 
+/// The byte spans of `text` found as `kind`, in order.
+pub(super) fn offsets(text: &str, kind: Kind) -> Vec<(usize, usize)> {
+    scan(text)
+        .into_iter()
+        .filter(|m| m.kind == kind)
+        .map(|m| (m.start, m.end))
+        .collect()
+}
+
 #[test]
 fn kind_and_category_names() {
     let names: Vec<_> = Kind::ALL.iter().map(|k| k.as_str()).collect();
@@ -44,9 +53,33 @@ fn kind_and_category_names() {
             "secret",
             "private_key",
             "jwt",
-            "url_credentials"
+            "url_credentials",
+            "ip_address",
+            "us_driver_license",
+            "us_passport",
+            "bank_account",
+            "aba_routing",
+            "npi",
+            "date_of_birth",
+            "medical_record_number",
+            "crypto_wallet"
         ]
     );
+    let cat = |k: Kind| k.category();
+    for k in [
+        Kind::IpAddress,
+        Kind::UsDriverLicense,
+        Kind::UsPassport,
+        Kind::DateOfBirth,
+    ] {
+        assert_eq!(cat(k), Category::Pii, "{k:?}");
+    }
+    for k in [Kind::BankAccount, Kind::AbaRouting, Kind::CryptoWallet] {
+        assert_eq!(cat(k), Category::Financial, "{k:?}");
+    }
+    for k in [Kind::Npi, Kind::MedicalRecordNumber] {
+        assert_eq!(cat(k), Category::Phi, "{k:?}");
+    }
     assert_eq!(Kind::Email.category(), Category::Pii);
     assert_eq!(Kind::UsSsn.category(), Category::Pii);
     assert_eq!(Kind::Iban.category(), Category::Financial);
@@ -112,6 +145,39 @@ fn appends_without_touching_earlier_findings() {
             start: 5,
             end: 11
         }
+    );
+}
+
+#[test]
+fn weak_identifiers_with_context_in_one_text() {
+    let text = "Patient Zoë, DOB: 03/14/1985, MRN 00482913, NPI 1234567893.\n\
+                Server 10.0.12.7 and fe80::1ff:fe23:4567:890a saw her log in.\n\
+                Driver's license F162823540116; passport no. C03005988.\n\
+                Wire to routing number 021000021, account no. 12345678901.\n\
+                BTC 1BoatSLRHtKNngkdXEeobR76b53LETtpyT, ETH wallet \
+                0x52908400098527886E0F7030069857D2E4169EE7.";
+    let got: Vec<_> = scan(text)
+        .iter()
+        .map(|m| (m.kind, &text[m.start..m.end]))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (Kind::DateOfBirth, "03/14/1985"),
+            (Kind::MedicalRecordNumber, "00482913"),
+            (Kind::Npi, "1234567893"),
+            (Kind::IpAddress, "10.0.12.7"),
+            (Kind::IpAddress, "fe80::1ff:fe23:4567:890a"),
+            (Kind::UsDriverLicense, "F162823540116"),
+            (Kind::UsPassport, "C03005988"),
+            (Kind::AbaRouting, "021000021"),
+            (Kind::BankAccount, "12345678901"),
+            (Kind::CryptoWallet, "1BoatSLRHtKNngkdXEeobR76b53LETtpyT"),
+            (
+                Kind::CryptoWallet,
+                "0x52908400098527886E0F7030069857D2E4169EE7"
+            ),
+        ]
     );
 }
 
@@ -216,6 +282,25 @@ const PIECES: &[&str] = &[
     "\t",
     "string ",
     "__CONTRIBSYS__COM",
+    "DOB ",
+    "born on ",
+    "March ",
+    "passport no ",
+    "driver's license ",
+    "MRN ",
+    "NPI ",
+    "routing ",
+    "account ",
+    "wallet ",
+    "bc1q",
+    "0x",
+    "::",
+    "1.2.3.4",
+    "fe80",
+    "a/c",
+    "1Boat",
+    "021000021",
+    "1234567893",
 ];
 
 fn check_invariants(text: &str) {
@@ -273,6 +358,15 @@ fn adversarial_repetition_stays_correct() {
         "sk-a1",
         "key=",
         "9",
+        "DOB 1",
+        "account ",
+        "routing 1 ",
+        "1:",
+        "::",
+        "1.",
+        "bc1",
+        "0x",
+        "13",
     ] {
         check_invariants(&piece.repeat(2000));
     }

@@ -1,15 +1,16 @@
 //! The one keyword pass: a single Aho-Corasick automaton (ASCII case
-//! ignored) over every literal that can start a secret finding: API-key
+//! ignored) over every literal that can start a secret finding (API-key
 //! prefixes, secret-sounding keywords, `curl -u`, Kubernetes `data:`, PEM
-//! and PuTTY headers, `eyJ` and `://`. Text without any of them costs one linear pass here and
-//! nothing in the secret detectors.
+//! and PuTTY headers, `eyJ` and `://`) and every context word of a weak
+//! identifier (`anchors::WORDS`). Text without any of them costs one
+//! linear pass here and nothing in the detectors behind them.
 //!
 //! Must not: judge anything; it only says where each detector should look.
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 
 use super::api_key::ApiKeys;
-use super::{curl_user, k8s_secret, secret};
+use super::{anchors, curl_user, k8s_secret, secret};
 
 /// Which detector a literal belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,6 +18,8 @@ pub(super) enum Trigger {
     /// Index into the API-key rule table.
     Rule(usize),
     Keyword,
+    /// Index into `anchors::WORDS`.
+    Context(usize),
     Curl,
     K8sData,
     Pem,
@@ -61,6 +64,9 @@ impl Triggers {
         add("PuTTY-User-Key-File-", Trigger::Putty);
         add("eyJ", Trigger::Jwt);
         add("://", Trigger::Url);
+        for (i, &(word, _, _)) in anchors::WORDS.iter().enumerate() {
+            add(word, Trigger::Context(i));
+        }
         let ac = AhoCorasickBuilder::new()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::Standard)
