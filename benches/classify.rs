@@ -78,6 +78,34 @@ fn bench(c: &mut Criterion) {
         );
     }
     group.finish();
+
+    // The sensitivity scan alone, per text (issue 3: <= 5 us per KB median).
+    let mut group = c.benchmark_group("scan");
+    for (label, size) in [("1KB", 1024), ("16KB", 16 * 1024), ("100KB", 100 * 1024)] {
+        let text = prompt(size);
+        group.throughput(Throughput::Bytes(text.len() as u64));
+        group.bench_with_input(BenchmarkId::new("detectors", label), &text, |b, t| {
+            let mut out = Vec::new();
+            b.iter(|| {
+                out.clear();
+                scanner.scan(black_box(t), &mut out);
+                out.len()
+            })
+        });
+        group.bench_with_input(
+            BenchmarkId::new("detectors+evasion", label),
+            &text,
+            |b, t| {
+                let mut out = Vec::new();
+                b.iter(|| {
+                    out.clear();
+                    airlock::classify::evasion::scan(&scanner, black_box(t), &mut out);
+                    out.len()
+                })
+            },
+        );
+    }
+    group.finish();
 }
 
 criterion_group!(benches, bench);

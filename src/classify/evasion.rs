@@ -247,25 +247,53 @@ fn snap(text: &str, mut map: Vec<usize>) -> Vec<usize> {
     map
 }
 
+/// Bytes that may appear in base64 (standard or URL-safe).
+const B64: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'-' | b'_');
+        c += 1;
+    }
+    t
+};
+
 /// Runs of base64 (standard or URL-safe) characters, with optional `=`
 /// padding, long enough to hide something and not absurdly long, mixing
 /// upper case, lower case and digits (prose words and identifiers do not).
+/// One table lookup per byte; only long runs are looked at twice.
 fn base64_runs(b: &[u8]) -> impl Iterator<Item = (usize, usize)> + '_ {
-    static RUN: std::sync::OnceLock<regex::bytes::Regex> = std::sync::OnceLock::new();
-    let re = RUN.get_or_init(|| {
-        regex::bytes::Regex::new(r"[A-Za-z0-9+/_\-]{16,}={0,2}").expect("a constant, valid pattern")
-    });
-    re.find_iter(b)
-        .map(|m| (m.start(), m.end()))
-        .filter(|&(s, e)| {
-            let run = &b[s..e];
-            e - s <= MAX_B64
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        while i < b.len() {
+            if !B64[b[i] as usize] {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            while i < b.len() && B64[b[i] as usize] {
+                i += 1;
+            }
+            if i - start < MIN_B64 {
+                continue;
+            }
+            while i < b.len() && b[i] == b'=' && i - start < MAX_B64 {
+                i += 1;
+            }
+            let run = &b[start..i];
+            if run.len() <= MAX_B64
                 && run.iter().any(u8::is_ascii_uppercase)
                 && run.iter().any(u8::is_ascii_lowercase)
                 && run
                     .iter()
                     .any(|c| c.is_ascii_digit() || matches!(c, b'+' | b'/'))
-        })
+            {
+                return Some((start, i));
+            }
+        }
+        None
+    })
 }
 
 /// A run, and when it holds URL-safe `-`/`_` (which also join words, as in
