@@ -304,7 +304,7 @@ async fn embeddings(
 /// Sends the request to the decided candidates in order, falling back only
 /// on retryable failures before the first byte, and answers.
 async fn serve(
-    app: &AppState,
+    app: &Arc<AppState>,
     ctx: &Ctx,
     headers: &HeaderMap,
     a: &Assessment,
@@ -395,6 +395,24 @@ async fn serve(
                             ),
                             None => stream,
                         };
+                        let stream =
+                            if matches!(job, Job::Chat(_)) && level > crate::types::Level::Public {
+                                let app2 = Arc::clone(app);
+                                let key = key.map(str::to_owned);
+                                crate::memory::tap_completion(
+                                    stream,
+                                    app.config.server.max_event_bytes,
+                                    move |text| {
+                                        app2.memory.remember(
+                                            key.as_deref(),
+                                            level,
+                                            [(crate::openai::Role::Assistant, text.as_str())],
+                                        );
+                                    },
+                                )
+                            } else {
+                                stream
+                            };
                         (
                             [
                                 (header::CONTENT_TYPE, "text/event-stream"),

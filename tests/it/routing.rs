@@ -593,3 +593,24 @@ async fn redaction_sends_placeholders_and_restores_answers() {
     assert_eq!(header(&r, "x-airlock-tier"), "local");
     assert!(r.headers().get("x-airlock-redacted").is_none());
 }
+
+#[tokio::test]
+async fn streamed_completions_of_sensitive_exchanges_are_remembered() {
+    let w = World::new().await;
+    let app = spawn(&w.toml("")).await;
+    let r = app
+        .chat(json!({"model": "lm", "stream": true, "messages": [
+            {"role": "user", "content": "my card is 4111 1111 1111 1111"}]}))
+        .await;
+    assert_eq!(header(&r, "x-airlock-sensitivity"), "restricted");
+    let _ = r.text().await.expect("stream read to the end");
+    // The streamed answer, resent without the card, keeps the level.
+    let body = json!({"model": "frontier", "messages": [
+        {"role": "assistant", "content": "Hello from the fake upstream."},
+        {"role": "user", "content": "go on"}]});
+    let doc = app.explain(body.clone()).await;
+    assert_eq!(doc["sensitivity"]["level"], "restricted", "{doc}");
+    let r = app.chat(body).await;
+    assert_eq!(header(&r, "x-airlock-tier"), "local");
+    assert_eq!(w.cloud.chat_count(), 0);
+}
