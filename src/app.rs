@@ -31,10 +31,15 @@ impl AppState {
         let http = crate::providers::client(&config.timeouts).map_err(std::io::Error::other)?;
         let health = Arc::new(Health::new(&config));
         let memory = crate::memory::Memory::new(config.memory);
+        let scanner = if config.detect_names {
+            Scanner::new()
+        } else {
+            Scanner::without_names()
+        };
         Ok(AppState {
             memory,
             config: Arc::new(config),
-            scanner: Scanner::new(),
+            scanner,
             http,
             health,
             task_counts: std::array::from_fn(|_| AtomicU64::new(0)),

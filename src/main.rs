@@ -180,7 +180,12 @@ fn explain(path: &std::path::Path, min: Option<&str>, file: &str) -> anyhow::Res
         key: None,
         memory: None,
     };
-    let a = pipeline::assess_chat(c, &Scanner::new(), &req, &caller, &state);
+    let scanner = if c.detect_names {
+        Scanner::new()
+    } else {
+        Scanner::without_names()
+    };
+    let a = pipeline::assess_chat(c, &scanner, &req, &caller, &state);
     let doc = pipeline::explain_json(c, &a);
     println!("{}", serde_json::to_string_pretty(&doc)?);
     Ok(())

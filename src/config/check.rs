@@ -214,6 +214,7 @@ pub(super) fn check(raw: RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Che
         rules,
         keys,
         detectors,
+        detect_names: raw.detectors.names,
         memory: check_memory(&mut c, &raw.memory),
     };
     Checked {
@@ -359,7 +360,7 @@ fn check_policy(c: &mut Checker, raw: &RawConfig) -> Policy {
         unscannable,
         levels,
         categories,
-        kinds: std::collections::HashMap::new(),
+        kinds: Policy::default_kinds(),
         allow,
         never_redact,
     }

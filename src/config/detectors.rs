@@ -28,6 +28,10 @@ pub struct RawCustom {
 pub struct RawDetectors {
     #[serde(default)]
     pub custom: Vec<RawCustom>,
+    /// Person names and street addresses (word lists); off by default for
+    /// their cost (see the README).
+    #[serde(default)]
+    pub names: bool,
 }
 
 /// One compiled custom detector.

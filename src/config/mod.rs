@@ -41,6 +41,8 @@ pub struct Config {
     pub keys: Vec<GatewayKey>,
     /// Operator-defined detectors, each with its own level.
     pub detectors: Vec<detectors::CustomDetector>,
+    /// Whether person names and street addresses are detected.
+    pub detect_names: bool,
     pub memory: crate::memory::MemorySettings,
 }
 
@@ -104,7 +106,7 @@ impl Default for Policy {
             unscannable: Level::Confidential,
             levels: Policy::default_levels(),
             categories: Policy::default_categories(),
-            kinds: HashMap::new(),
+            kinds: Policy::default_kinds(),
             allow: Vec::new(),
             never_redact: Vec::new(),
         }
@@ -133,6 +135,14 @@ impl Policy {
             };
         }
         out
+    }
+
+    /// Per-kind defaults that differ from the kind's category: a person's
+    /// name alone is `internal` (public figures fill ordinary prompts: about
+    /// 12% of the MMLU prompts name someone); with `[policy.kinds]` an
+    /// operator can raise it.
+    pub fn default_kinds() -> HashMap<Kind, Level> {
+        HashMap::from([(Kind::Person, Level::Internal)])
     }
 
     pub fn allowed_tiers(&self, level: Level) -> TierSet {

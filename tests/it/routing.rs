@@ -399,8 +399,15 @@ async fn explain_shows_the_decision_without_sending() {
             {"role": "user", "content": text}]}))
         .await;
     assert_eq!(doc["sensitivity"]["level"], "confidential");
-    let f = &doc["sensitivity"]["findings"][0];
-    assert_eq!(f["kind"], "email");
+    let findings = doc["sensitivity"]["findings"].as_array().expect("findings");
+    assert!(
+        findings.iter().all(|f| f["kind"] != "person"),
+        "names are off by default: {doc}"
+    );
+    let f = findings
+        .iter()
+        .find(|f| f["kind"] == "email")
+        .expect("email finding");
     assert_eq!(f["category"], "pii");
     assert_eq!(f["message"], 1);
     assert!(f["part"].is_null());
@@ -613,4 +620,30 @@ async fn streamed_completions_of_sensitive_exchanges_are_remembered() {
     let r = app.chat(body).await;
     assert_eq!(header(&r, "x-airlock-tier"), "local");
     assert_eq!(w.cloud.chat_count(), 0);
+}
+
+#[tokio::test]
+async fn names_and_addresses_when_turned_on() {
+    let w = World::new().await;
+    let app = spawn(&w.toml("[detectors]\nnames = true")).await;
+    let doc = app
+        .explain(json!({"model": "frontier", "messages": [{"role": "user",
+            "content": "Dear Maria Gonzalez, how are you?"}]}))
+        .await;
+    assert_eq!(doc["sensitivity"]["findings"][0]["kind"], "person", "{doc}");
+    // A name alone is `internal` by default: the cloud may have it.
+    assert_eq!(doc["sensitivity"]["level"], "internal");
+    assert_eq!(doc["decision"]["tier"], "public_cloud");
+    let doc = app
+        .explain(json!({"model": "frontier", "messages": [{"role": "user",
+            "content": "Ship it to 1600 Pennsylvania Avenue NW, Washington, DC 20500"}]}))
+        .await;
+    let kinds: Vec<&str> = doc["sensitivity"]["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter_map(|f| f["kind"].as_str())
+        .collect();
+    assert!(kinds.contains(&"street_address"), "{doc}");
+    assert_eq!(doc["decision"]["tier"], "local");
 }

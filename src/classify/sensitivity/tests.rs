@@ -62,7 +62,9 @@ fn kind_and_category_names() {
             "npi",
             "date_of_birth",
             "medical_record_number",
-            "crypto_wallet"
+            "crypto_wallet",
+            "person",
+            "street_address"
         ]
     );
     let cat = |k: Kind| k.category();
@@ -118,6 +120,7 @@ fn mixed_text_sorted_and_exact() {
     assert_eq!(
         got,
         vec![
+            (Kind::Person, "Zoë"),
             (Kind::Email, "zoe@example.org"),
             (Kind::Phone, "(415) 555-0132"),
             (Kind::CreditCard, "4111 1111 1111 1111"),
@@ -163,6 +166,8 @@ fn weak_identifiers_with_context_in_one_text() {
     assert_eq!(
         got,
         vec![
+            // The capitalised cue word is kept in the span (known limit).
+            (Kind::Person, "Patient Zoë"),
             (Kind::DateOfBirth, "03/14/1985"),
             (Kind::MedicalRecordNumber, "00482913"),
             (Kind::Npi, "1234567893"),
