@@ -106,6 +106,14 @@ fn bench(c: &mut Criterion) {
                 })
             },
         );
+        group.bench_with_input(BenchmarkId::new("detectors+names", label), &text, |b, t| {
+            let mut out = Vec::new();
+            b.iter(|| {
+                out.clear();
+                with_names.scan(black_box(t), &mut out);
+                out.len()
+            })
+        });
     }
     group.finish();
 }
