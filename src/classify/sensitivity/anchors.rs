@@ -231,6 +231,30 @@ pub(super) fn token_before(b: &[u8], before: usize, window: usize) -> Option<Tok
     None
 }
 
+/// The common rule of the weak, unvalidated identifiers (passport, driver's
+/// license, bank account, record number): the first standalone token within
+/// `window` bytes after the context word `a`, if `shape_ok` accepts it.
+pub(super) fn id_after(
+    text: &str,
+    a: &Anchor,
+    window: usize,
+    shape_ok: fn(&[u8]) -> bool,
+    kind: super::Kind,
+    out: &mut Vec<super::Match>,
+) {
+    let b = text.as_bytes();
+    if let Some(t) = token_after(b, a.end, window, false)
+        && standalone(b, t)
+        && shape_ok(&b[t.start..t.end])
+    {
+        out.push(super::Match {
+            kind,
+            start: t.start,
+            end: t.end,
+        });
+    }
+}
+
 /// Whether the token stands alone as an identifier: not part of an amount
 /// (`$123`, `1,234`, `12.50`), a date or time (`12/05`, `10:30`), an e-mail
 /// or a path.

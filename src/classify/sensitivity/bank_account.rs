@@ -7,7 +7,7 @@
 //!
 //! Must not: look before the context word, or further than 40 bytes after it.
 
-use super::anchors::{Anchor, standalone, token_after};
+use super::anchors::{Anchor, id_after};
 use super::{Kind, Match};
 
 /// Bytes after the context word within which the number must start.
@@ -22,17 +22,7 @@ fn shape_ok(token: &[u8]) -> bool {
 
 /// Checks the token after the account word `a`.
 pub(super) fn check(text: &str, a: &Anchor, out: &mut Vec<Match>) {
-    let b = text.as_bytes();
-    if let Some(t) = token_after(b, a.end, WINDOW, false)
-        && standalone(b, t)
-        && shape_ok(&b[t.start..t.end])
-    {
-        out.push(Match {
-            kind: Kind::BankAccount,
-            start: t.start,
-            end: t.end,
-        });
-    }
+    id_after(text, a, WINDOW, shape_ok, Kind::BankAccount, out);
 }
 
 #[cfg(test)]
