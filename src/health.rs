@@ -112,7 +112,7 @@ pub async fn run_probes(
                             let was = health.state(id);
                             health.mark(id, false);
                             if was != BackendState::Down {
-                                tracing::warn!(backend = %b.name, error = %e, "backend is down");
+                                tracing::warn!(backend = %b.name, error = e.label(), "backend is down");
                             }
                         }
                     }

@@ -321,7 +321,9 @@ async fn serve(
     };
     let level = a.sensitivity.level;
     let key = key_name(app, ctx);
-    if let Job::Chat(req) = job {
+    if let Job::Chat(req) = job
+        && level > crate::types::Level::Public
+    {
         let (segments, _) = req.segments();
         // Texts with findings are caught again by the scan when resent (and
         // can be redacted); memory is for the rest of the exchange.
@@ -436,7 +438,12 @@ async fn serve(
                     app.health.mark(target.backend, false);
                 }
                 let retry = e.is_retryable();
-                tracing::warn!(request_id = %ctx.request_id, backend = %backend.name, error = %e, retry, "backend call failed");
+                let status = match &e {
+                    providers::DispatchError::Status { status, .. }
+                    | providers::DispatchError::Rejected { status, .. } => *status,
+                    _ => 0,
+                };
+                tracing::warn!(request_id = %ctx.request_id, backend = %backend.name, error = e.label(), status, retry, "backend call failed");
                 last = Some(e);
                 if !retry {
                     break;

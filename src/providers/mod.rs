@@ -58,7 +58,7 @@ pub enum DispatchError {
         phase: &'static str,
     },
     /// The backend refused the request as the caller's fault (4xx other than
-    /// 401/403/408/429); `error` is its OpenAI-shaped error object when it sent one.
+    /// 401/403/408/429); `message` and `param` are relayed to the caller.
     #[error("backend {backend} rejected the request with HTTP {status}")]
     Rejected {
         backend: String,
@@ -90,6 +90,20 @@ impl DispatchError {
             DispatchError::Rejected { .. }
             | DispatchError::TooLarge { .. }
             | DispatchError::Convert(_) => false,
+        }
+    }
+
+    /// A fixed label for logs: messages may quote what an upstream sent
+    /// (Ollama's error texts), which may quote the prompt, so logs get this.
+    pub fn label(&self) -> &'static str {
+        match self {
+            DispatchError::Connect { .. } => "connect",
+            DispatchError::Timeout { phase, .. } => phase,
+            DispatchError::Rejected { .. } => "rejected",
+            DispatchError::Status { .. } => "status",
+            DispatchError::Protocol { .. } => "protocol",
+            DispatchError::TooLarge { .. } => "too_large",
+            DispatchError::Convert(_) => "unsupported",
         }
     }
 
@@ -432,7 +446,9 @@ pub(crate) async fn open_stream<F: Framer>(
             let mut out = BytesMut::new();
             let fail = |s: &mut Pump<F>, message: String, code: &str| {
                 s.ended = true;
-                tracing::warn!(backend = %s.backend, error = %message, "upstream stream failed after commit");
+                // The message may quote the upstream's text: the client gets
+                // it in the event, logs only the code.
+                tracing::warn!(backend = %s.backend, code, "upstream stream failed after commit");
                 sse_error_event(&format!("backend {}: {message}", s.backend), code)
             };
             match tokio::time::timeout_at(wait, s.upstream.next()).await {
