@@ -96,8 +96,7 @@ impl App {
             let _ = stop_tx.send(true);
         });
         let serve = async move {
-            let handle = tokio::spawn(async move { serve.await });
-            let mut handle = handle;
+            let mut handle = tokio::spawn(serve.into_future());
             tokio::select! {
                 r = &mut handle => return r.map_err(std::io::Error::other)?,
                 _ = drain_rx.changed() => {}
