@@ -31,11 +31,7 @@ impl AppState {
         let http = crate::providers::client(&config.timeouts).map_err(std::io::Error::other)?;
         let health = Arc::new(Health::new(&config));
         let memory = crate::memory::Memory::new(config.memory);
-        let scanner = if config.detect_names {
-            Scanner::new()
-        } else {
-            Scanner::without_names()
-        };
+        let scanner = Scanner::with_options(&config.scan);
         Ok(AppState {
             memory,
             config: Arc::new(config),

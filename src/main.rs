@@ -180,11 +180,7 @@ fn explain(path: &std::path::Path, min: Option<&str>, file: &str) -> anyhow::Res
         key: None,
         memory: None,
     };
-    let scanner = if c.detect_names {
-        Scanner::new()
-    } else {
-        Scanner::without_names()
-    };
+    let scanner = Scanner::with_options(&c.scan);
     let a = pipeline::assess_chat(c, &scanner, &req, &caller, &state);
     let doc = pipeline::explain_json(c, &a);
     println!("{}", serde_json::to_string_pretty(&doc)?);

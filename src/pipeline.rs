@@ -4,7 +4,7 @@
 //! filter allowed. `assess` is pure and shared by serving, the explain
 //! endpoint and the `explain` CLI, so what explain shows is what serving does.
 
-use crate::classify::sensitivity::Scanner;
+use crate::classify::sensitivity::{Kind, Scanner};
 use crate::classify::{self, Complexity, Floor, SensitivityReport, Shape};
 use crate::config::{BackendId, Config};
 use crate::openai::{ChatRequest, EmbeddingsRequest, Segment, Unscannable};
@@ -159,18 +159,25 @@ fn assess(
 }
 
 /// What is left of a request's level once every redactable finding is
-/// replaced: unscannable content, caller and memory floors, and findings of
-/// kinds the operator forbids redacting.
+/// replaced: unscannable content, caller and memory floors, findings that
+/// redaction does not remove (privilege and code markers) or that the
+/// operator forbids redacting, and medical terms when an identifier stays.
 fn redacted_level(config: &Config, s: &SensitivityReport) -> crate::types::Level {
+    use crate::classify::{Finding, FindingKind};
     let mut level = s.unscannable_level.unwrap_or_default();
     for f in &s.floors {
         let (Floor::Header(l) | Floor::Key(l) | Floor::Memory(l)) = *f;
         level = level.max(l);
     }
+    let stays = |f: &Finding| match f.kind {
+        FindingKind::Builtin(k) => {
+            config.policy.never_redact.contains(&k) || (!k.redactable() && k != Kind::MedicalTerm)
+        }
+        FindingKind::Custom(_) => false,
+    };
+    let identity_stays = s.findings.iter().any(|f| stays(f) && f.identifies_person());
     for f in &s.findings {
-        if let crate::classify::FindingKind::Builtin(k) = f.kind
-            && config.policy.never_redact.contains(&k)
-        {
+        if stays(f) || (identity_stays && f.kind == FindingKind::Builtin(Kind::MedicalTerm)) {
             level = level.max(f.level);
         }
     }

@@ -117,7 +117,7 @@ pub fn redact(
     let mut counters: HashMap<String, usize> = HashMap::new();
     // Group spans by the string they sit in.
     let mut places: HashMap<(usize, Option<usize>, Field), Vec<&Finding>> = HashMap::new();
-    for f in findings {
+    for f in findings.iter().filter(|f| f.redactable()) {
         places
             .entry((f.message, f.part, f.field))
             .or_default()

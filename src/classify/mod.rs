@@ -46,6 +46,27 @@ pub struct Finding {
     pub end: usize,
 }
 
+impl Finding {
+    /// Whether the finding can identify a person (see
+    /// `Kind::identifies_person`; an operator's detector does when its
+    /// category is `pii` or `phi`).
+    pub fn identifies_person(&self) -> bool {
+        match self.kind {
+            FindingKind::Builtin(k) => k.identifies_person(),
+            FindingKind::Custom(_) => matches!(self.category, Category::Pii | Category::Phi),
+        }
+    }
+
+    /// Whether redaction replaces this finding (see `Kind::redactable`;
+    /// an operator's finding always is).
+    pub fn redactable(&self) -> bool {
+        match self.kind {
+            FindingKind::Builtin(k) => k.redactable(),
+            FindingKind::Custom(_) => true,
+        }
+    }
+}
+
 /// Why a request has the level it has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Floor {
@@ -80,7 +101,6 @@ pub fn sensitivity(
     let mut findings = Vec::new();
     let mut matches: Vec<Match> = Vec::new();
     let mut spans: Vec<(usize, usize)> = Vec::new();
-    let mut level = Level::Public;
     for seg in segments {
         matches.clear();
         evasion::scan(scanner, seg.text, &mut matches);
@@ -95,12 +115,10 @@ pub fn sensitivity(
             end,
         };
         for m in &matches {
-            let l = policy.kind_level(m.kind);
-            level = level.max(l);
             findings.push(finding(
                 FindingKind::Builtin(m.kind),
                 m.kind.category(),
-                l,
+                policy.kind_level(m.kind),
                 (m.start, m.end),
             ));
         }
@@ -108,11 +126,16 @@ pub fn sensitivity(
             spans.clear();
             d.find(seg.text, &mut spans);
             for &span in &spans {
-                level = level.max(d.level);
                 findings.push(finding(FindingKind::Custom(i), d.category, d.level, span));
             }
         }
     }
+    // Medical vocabulary is PHI only where something in the same request
+    // can identify a person; a question about diabetes alone is not.
+    if !findings.iter().any(Finding::identifies_person) {
+        findings.retain(|f| f.kind != FindingKind::Builtin(Kind::MedicalTerm));
+    }
+    let mut level = findings.iter().map(|f| f.level).max().unwrap_or_default();
     let unscannable_level = unscannable.any().then_some(policy.unscannable);
     if let Some(l) = unscannable_level {
         level = level.max(l);

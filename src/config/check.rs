@@ -204,6 +204,14 @@ pub(super) fn check(raw: RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Che
         }
     }
 
+    for (i, m) in raw.detectors.code_markers.iter().enumerate() {
+        if m.trim().chars().count() < 3 {
+            c.err(
+                format!("detectors.code_markers[{i}]"),
+                "must have at least 3 characters (a shorter marker would match everywhere)",
+            );
+        }
+    }
     let config = Config {
         server,
         timeouts,
@@ -214,7 +222,10 @@ pub(super) fn check(raw: RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Che
         rules,
         keys,
         detectors,
-        detect_names: raw.detectors.names,
+        scan: crate::classify::sensitivity::Options {
+            names: raw.detectors.names,
+            code_markers: raw.detectors.code_markers.clone(),
+        },
         memory: check_memory(&mut c, &raw.memory),
     };
     Checked {

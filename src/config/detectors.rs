@@ -32,6 +32,11 @@ pub struct RawDetectors {
     /// their cost (see the README).
     #[serde(default)]
     pub names: bool,
+    /// Markers of the operator's own source code (internal domains, package
+    /// prefixes, copyright holders, repository names): code that carries
+    /// one is `proprietary_code`.
+    #[serde(default)]
+    pub code_markers: Vec<String>,
 }
 
 /// One compiled custom detector.

@@ -41,8 +41,9 @@ pub struct Config {
     pub keys: Vec<GatewayKey>,
     /// Operator-defined detectors, each with its own level.
     pub detectors: Vec<detectors::CustomDetector>,
-    /// Whether person names and street addresses are detected.
-    pub detect_names: bool,
+    /// What the scanner detects beyond the built-in detectors
+    /// (`[detectors] names`, `code_markers`).
+    pub scan: crate::classify::sensitivity::Options,
     pub memory: crate::memory::MemorySettings,
 }
 

@@ -280,6 +280,11 @@ regexes = ['\bTKT-\d{{5}}\b']
 fn bad_detectors_are_named() {
     let bad = |extra: &str| format!("{BASE}\n{extra}");
     assert_error(
+        &bad("[detectors]\ncode_markers = [\"acme.internal\", \" x \"]"),
+        "detectors.code_markers[1]",
+        "at least 3 characters",
+    );
+    assert_error(
         &bad("[[detectors.custom]]\nname = \"x\"\nlevel = \"internal\"\nregexes = ['(']"),
         "detectors.custom[0].regexes[0]",
         "invalid regex",

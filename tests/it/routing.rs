@@ -647,3 +647,36 @@ async fn names_and_addresses_when_turned_on() {
     assert!(kinds.contains(&"street_address"), "{doc}");
     assert_eq!(doc["decision"]["tier"], "local");
 }
+
+#[tokio::test]
+async fn privilege_and_proprietary_code_markers_keep_requests_local() {
+    let w = World::new().await;
+    // Redaction on: these markers are never redacted (replacing the marker
+    // would leave the privileged text or the code), so they stay local.
+    let extra = "[policy]\non_violation = \"redact\"\n\n[detectors]\ncode_markers = [\"git.acme.internal\", \"com.acme.\"]";
+    let app = spawn(&w.toml(extra)).await;
+    let privileged = "PRIVILEGED & CONFIDENTIAL\nSummarise our litigation strategy memo in three bullet points.";
+    let code = "Refactor this:\n```java\npackage com.acme.billing;\nclass Ledger { int total; }\n```";
+    for (text, kind, level) in [
+        (privileged, "legal_privilege", "confidential"),
+        (code, "proprietary_code", "restricted"),
+    ] {
+        let body = json!({"model": "frontier", "messages": [{"role": "user", "content": text}]});
+        let doc = app.explain(body.clone()).await;
+        assert_eq!(doc["sensitivity"]["findings"][0]["kind"], kind, "{doc}");
+        assert_eq!(doc["sensitivity"]["level"], level, "{doc}");
+        assert_eq!(doc["redact"], false, "{doc}");
+        let r = app.chat(body).await;
+        assert_eq!(r.status(), 200);
+        assert_eq!(header(&r, "x-airlock-tier"), "local");
+        assert!(r.headers().get("x-airlock-redacted").is_none());
+    }
+    // The same code without the operator's marker may go to the cloud.
+    let open = code.replace("com.acme.", "org.example.");
+    let r = app
+        .chat(json!({"model": "frontier", "messages": [{"role": "user", "content": open}]}))
+        .await;
+    assert_eq!(header(&r, "x-airlock-tier"), "public_cloud");
+    assert_eq!(w.cloud.chat_count(), 1);
+    assert!(!w.cloud.last().body.to_string().contains("acme"));
+}

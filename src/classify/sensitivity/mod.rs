@@ -24,6 +24,7 @@ mod api_key;
 mod api_key_rules;
 mod bank_account;
 mod card;
+mod code;
 mod crypto_wallet;
 mod curl_user;
 mod date_of_birth;
@@ -33,6 +34,7 @@ mod iban;
 mod ip_address;
 mod jwt;
 mod k8s_secret;
+mod legal;
 mod medical_record;
 mod merge;
 pub mod names;
@@ -81,11 +83,14 @@ pub enum Kind {
     CryptoWallet,
     Person,
     StreetAddress,
+    LegalPrivilege,
+    ProprietaryCode,
+    MedicalTerm,
 }
 
 impl Kind {
     /// Every kind, in declaration order.
-    pub const ALL: [Kind; 21] = [
+    pub const ALL: [Kind; 24] = [
         Kind::Email,
         Kind::Phone,
         Kind::CreditCard,
@@ -107,6 +112,9 @@ impl Kind {
         Kind::CryptoWallet,
         Kind::Person,
         Kind::StreetAddress,
+        Kind::LegalPrivilege,
+        Kind::ProprietaryCode,
+        Kind::MedicalTerm,
     ];
 
     /// Stable snake_case name (for config, audit and metric labels).
@@ -133,6 +141,9 @@ impl Kind {
             Kind::CryptoWallet => "crypto_wallet",
             Kind::Person => "person",
             Kind::StreetAddress => "street_address",
+            Kind::LegalPrivilege => "legal_privilege",
+            Kind::ProprietaryCode => "proprietary_code",
+            Kind::MedicalTerm => "medical_term",
         }
     }
 
@@ -153,7 +164,9 @@ impl Kind {
             | Kind::BankAccount
             | Kind::AbaRouting
             | Kind::CryptoWallet => Category::Financial,
-            Kind::Npi | Kind::MedicalRecordNumber => Category::Phi,
+            Kind::Npi | Kind::MedicalRecordNumber | Kind::MedicalTerm => Category::Phi,
+            Kind::LegalPrivilege => Category::Legal,
+            Kind::ProprietaryCode => Category::Code,
             Kind::ApiKey | Kind::Secret | Kind::PrivateKey | Kind::Jwt | Kind::UrlCredentials => {
                 Category::Secret
             }
@@ -161,9 +174,35 @@ impl Kind {
     }
 }
 
-/// Policy categories. `Pii`, `Phi` (record numbers and NPIs), `Financial`
-/// and `Secret` have detectors here; the others are set by other
-/// classifiers or by operators.
+
+impl Kind {
+    /// Whether replacing a finding's span with a placeholder removes what
+    /// makes the text sensitive. A privilege or code marker only points at
+    /// content that stays; a medical term is sensitive only next to an
+    /// identifier, and redaction removes the identifiers instead.
+    pub fn redactable(self) -> bool {
+        !matches!(
+            self,
+            Kind::LegalPrivilege | Kind::ProprietaryCode | Kind::MedicalTerm
+        )
+    }
+
+    /// Whether a finding of this kind can identify a person (the HIPAA
+    /// identifiers: names, addresses, dates of birth, contact details,
+    /// government and account numbers, record numbers), so that medical
+    /// vocabulary in the same request makes it PHI.
+    pub fn identifies_person(self) -> bool {
+        match self.category() {
+            Category::Pii => true,
+            Category::Financial => self != Kind::AbaRouting,
+            Category::Phi => self == Kind::MedicalRecordNumber,
+            Category::Secret | Category::Code | Category::Legal | Category::Custom => false,
+        }
+    }
+}
+
+/// Policy categories. Every one but `Custom` has built-in detectors here;
+/// operators' custom detectors may name any of them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Category {
     Pii,
@@ -209,16 +248,26 @@ pub struct Match {
     pub end: usize,
 }
 
+/// What a scanner detects beyond the built-in detectors.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Person names and street addresses.
+    pub names: bool,
+    /// Operator markers of proprietary code (`[detectors] code_markers`).
+    pub code_markers: Vec<String>,
+}
+
 /// All detectors, compiled once. `Send + Sync`; share it through an `Arc`.
 pub struct Scanner {
     triggers: Triggers,
     api_keys: api_key::ApiKeys,
     jwt: jwt::Jwt,
+    legal: legal::Legal,
+    code: code::CodeMarkers,
     card_context: Context,
     ssn_context: Context,
     phone_context: Context,
-    /// Person names and street addresses: `None` when turned off (they
-    /// cost more per KB than every other detector together).
+    /// Person names and street addresses: `None` when turned off.
     names: Option<names::NameDetector>,
 }
 
@@ -229,25 +278,31 @@ impl Default for Scanner {
 }
 
 impl Scanner {
-    /// Compiles every automaton and regex. Costs a few milliseconds; do it
-    /// once at start-up.
+    /// Every built-in detector, names included, and no operator markers.
+    /// Compiling costs a few milliseconds; do it once at start-up.
     pub fn new() -> Scanner {
+        Scanner::with_options(&Options {
+            names: true,
+            ..Options::default()
+        })
+    }
+
+    /// Every built-in detector but person names and street addresses.
+    pub fn without_names() -> Scanner {
+        Scanner::with_options(&Options::default())
+    }
+
+    pub fn with_options(options: &Options) -> Scanner {
         Scanner {
             triggers: Triggers::new(),
             api_keys: api_key::ApiKeys::new(),
             jwt: jwt::Jwt::new(),
+            legal: legal::Legal::new(),
+            code: code::CodeMarkers::new(&options.code_markers),
             card_context: Context::new(card::CONTEXT_WORDS),
             ssn_context: Context::new(ssn::CONTEXT_WORDS),
             phone_context: Context::new(phone::CONTEXT_WORDS),
-            names: Some(names::NameDetector::new()),
-        }
-    }
-
-    /// Every detector but person names and street addresses.
-    pub fn without_names() -> Scanner {
-        Scanner {
-            names: None,
-            ..Scanner::new()
+            names: options.names.then(names::NameDetector::new),
         }
     }
 
@@ -271,6 +326,7 @@ impl Scanner {
         if text.as_bytes().contains(&b':') {
             ip_address::detect_v6(text, &mut found);
         }
+        self.code.detect(text, &mut found);
         let mut spans = Vec::new();
         if let Some(names) = &self.names {
             names.detect(text, &mut spans);
@@ -315,6 +371,7 @@ impl Scanner {
                 Trigger::K8sData => k8s_secret::check(text, h.start, h.end, &mut k8s_state, found),
                 Trigger::Jwt => self.jwt.check(text, h.start, found),
                 Trigger::Url => url_credentials::check(text, h.start, found),
+                Trigger::Legal => self.legal.check(text, h.start, h.end, found),
                 Trigger::Pem | Trigger::Putty if h.start < key_end => {}
                 Trigger::Pem => private_key::check_pem(text, h.start, &mut caches, found),
                 Trigger::Putty => private_key::check_putty(text, h.start, &mut caches, found),

@@ -64,7 +64,10 @@ fn kind_and_category_names() {
             "medical_record_number",
             "crypto_wallet",
             "person",
-            "street_address"
+            "street_address",
+            "legal_privilege",
+            "proprietary_code",
+            "medical_term"
         ]
     );
     let cat = |k: Kind| k.category();
@@ -79,9 +82,11 @@ fn kind_and_category_names() {
     for k in [Kind::BankAccount, Kind::AbaRouting, Kind::CryptoWallet] {
         assert_eq!(cat(k), Category::Financial, "{k:?}");
     }
-    for k in [Kind::Npi, Kind::MedicalRecordNumber] {
+    for k in [Kind::Npi, Kind::MedicalRecordNumber, Kind::MedicalTerm] {
         assert_eq!(cat(k), Category::Phi, "{k:?}");
     }
+    assert_eq!(Kind::LegalPrivilege.category(), Category::Legal);
+    assert_eq!(Kind::ProprietaryCode.category(), Category::Code);
     assert_eq!(Kind::Email.category(), Category::Pii);
     assert_eq!(Kind::UsSsn.category(), Category::Pii);
     assert_eq!(Kind::Iban.category(), Category::Financial);

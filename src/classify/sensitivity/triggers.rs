@@ -10,7 +10,7 @@
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 
 use super::api_key::ApiKeys;
-use super::{anchors, curl_user, k8s_secret, secret};
+use super::{anchors, curl_user, k8s_secret, legal, secret};
 
 /// Which detector a literal belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,6 +26,8 @@ pub(super) enum Trigger {
     Putty,
     Jwt,
     Url,
+    /// A word inside a legal privilege marker.
+    Legal,
 }
 
 /// One literal found in the text.
@@ -64,6 +66,9 @@ impl Triggers {
         add("PuTTY-User-Key-File-", Trigger::Putty);
         add("eyJ", Trigger::Jwt);
         add("://", Trigger::Url);
+        for &lit in legal::LITERALS {
+            add(lit, Trigger::Legal);
+        }
         for (i, &(word, _, _)) in anchors::WORDS.iter().enumerate() {
             add(word, Trigger::Context(i));
         }
