@@ -14,7 +14,8 @@ echo "== lint"
 cargo fmt --all -- --check
 cargo clippy --locked --all-targets -- -D warnings
 
-echo "== unit and gateway tests"
+echo "== unit and gateway tests (a real redis-server for shared memory)"
+bash scripts/setup-redis.sh
 cargo test --locked
 
 echo "== benches (quick mode)"

@@ -30,7 +30,8 @@ impl AppState {
     pub fn new(config: Config) -> std::io::Result<AppState> {
         let http = crate::providers::client(&config.timeouts).map_err(std::io::Error::other)?;
         let health = Arc::new(Health::new(&config));
-        let memory = crate::memory::Memory::new(config.memory);
+        let memory = crate::memory::Memory::with_state(config.memory, &config.state)
+            .map_err(std::io::Error::other)?;
         let scanner = Scanner::with_options(&config.scan);
         Ok(AppState {
             memory,

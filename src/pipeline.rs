@@ -24,8 +24,8 @@ pub struct Assessment {
 pub struct Caller<'a> {
     pub floors: &'a [Floor],
     pub key: Option<&'a str>,
-    /// Conversation memory to consult, when serving.
-    pub memory: Option<&'a crate::memory::Memory>,
+    /// What conversation memory knows of the request's texts, when serving.
+    pub memory: Option<&'a crate::memory::Recall>,
 }
 
 /// Classifies and routes a chat request.
@@ -92,7 +92,7 @@ struct Inputs<'a> {
     max_tokens: Option<u64>,
     floors: &'a [Floor],
     key: Option<&'a str>,
-    memory: Option<&'a crate::memory::Memory>,
+    memory: Option<&'a crate::memory::Recall>,
 }
 
 fn assess(
@@ -111,21 +111,23 @@ fn assess(
     );
     // Memory covers what the scan does not flag: texts resent from a
     // sensitive exchange that carry no finding themselves.
-    if let Some(memory) = inputs.memory {
-        let quiet: Vec<Segment<'_>> = inputs
-            .segments
-            .iter()
-            .filter(|s| {
-                !sensitivity
-                    .findings
-                    .iter()
-                    .any(|f| (f.message, f.part, f.field) == (s.message, s.part, s.field))
-            })
-            .copied()
-            .collect();
-        if let Some(level) = memory.recall(inputs.key, &quiet) {
-            sensitivity.floors.push(Floor::Memory(level));
-            sensitivity.level = sensitivity.level.max(level);
+    if let Some(recall) = inputs.memory {
+        let findings = &sensitivity.findings;
+        let quiet = |place: crate::memory::Place| {
+            !findings
+                .iter()
+                .any(|f| (f.message, f.part, f.field) == place)
+        };
+        let mut raised = Vec::new();
+        if let Some(level) = recall.level(quiet) {
+            raised.push(Floor::Memory(level));
+        }
+        if recall.failed_for(quiet) {
+            raised.push(Floor::MemoryUnavailable(config.policy.unscannable));
+        }
+        for floor in raised {
+            sensitivity.level = sensitivity.level.max(floor.level());
+            sensitivity.floors.push(floor);
         }
     }
     let mut complexity = classify::complexity::assess(
@@ -166,8 +168,7 @@ fn redacted_level(config: &Config, s: &SensitivityReport) -> crate::types::Level
     use crate::classify::{Finding, FindingKind};
     let mut level = s.unscannable_level.unwrap_or_default();
     for f in &s.floors {
-        let (Floor::Header(l) | Floor::Key(l) | Floor::Memory(l)) = *f;
-        level = level.max(l);
+        level = level.max(f.level());
     }
     let stays = |f: &Finding| match f.kind {
         FindingKind::Builtin(k) => {
@@ -211,6 +212,9 @@ pub fn explain_json(config: &Config, a: &Assessment) -> Value {
             Floor::Header(l) => json!({"source": "header", "level": l.as_str()}),
             Floor::Key(l) => json!({"source": "key", "level": l.as_str()}),
             Floor::Memory(l) => json!({"source": "memory", "level": l.as_str()}),
+            Floor::MemoryUnavailable(l) => {
+                json!({"source": "memory_unavailable", "level": l.as_str()})
+            }
         })
         .collect();
     let un = &a.sensitivity.unscannable;

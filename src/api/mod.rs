@@ -239,23 +239,48 @@ type Assess<R> = fn(
     &dyn Fn(BackendId) -> crate::route::BackendState,
 ) -> Assessment;
 
-/// Reads, parses, classifies and decides.
-fn prepare<R>(
+/// How one request kind is read and judged.
+struct Kind<R> {
+    parse: fn(&[u8]) -> Result<R, crate::openai::RequestError>,
+    segments: for<'r> fn(&'r R) -> (Vec<crate::openai::Segment<'r>>, crate::openai::Unscannable),
+    assess: Assess<R>,
+}
+
+const CHAT: Kind<ChatRequest> = Kind {
+    parse: ChatRequest::parse,
+    segments: ChatRequest::segments,
+    assess: pipeline::assess_chat,
+};
+
+const EMBEDDINGS: Kind<EmbeddingsRequest> = Kind {
+    parse: EmbeddingsRequest::parse,
+    segments: EmbeddingsRequest::segments,
+    assess: pipeline::assess_embeddings,
+};
+
+/// Reads, parses, recalls, classifies and decides.
+async fn prepare<R>(
     app: &AppState,
     ctx: &Ctx,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
-    parse: fn(&[u8]) -> Result<R, crate::openai::RequestError>,
-    assess: Assess<R>,
+    kind: Kind<R>,
 ) -> Result<(R, Assessment), ApiError> {
+    let Kind {
+        parse,
+        segments,
+        assess,
+    } = kind;
     let body = body_bytes(app, body)?;
     let req = parse(&body)?;
     drop(body);
     let floors = floors(app, ctx, headers)?;
+    let key = key_name(app, ctx);
+    let recall = app.memory.recall(key, &segments(&req).0).await;
     let caller = Caller {
         floors: &floors,
-        key: key_name(app, ctx),
-        memory: Some(&app.memory),
+        key,
+        memory: Some(&recall),
     };
     let a = assess(&app.config, &app.scanner, &req, &caller, &assess_state(app));
     Ok((req, a))
@@ -267,14 +292,7 @@ async fn chat(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    match prepare(
-        &app,
-        &ctx,
-        &headers,
-        body,
-        ChatRequest::parse,
-        pipeline::assess_chat,
-    ) {
+    match prepare(&app, &ctx, &headers, body, CHAT).await {
         Ok((req, a)) => serve(&app, &ctx, &headers, &a, Job::Chat(&req)).await,
         Err(e) => e.into_response(),
     }
@@ -286,14 +304,7 @@ async fn embeddings(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    match prepare(
-        &app,
-        &ctx,
-        &headers,
-        body,
-        EmbeddingsRequest::parse,
-        pipeline::assess_embeddings,
-    ) {
+    match prepare(&app, &ctx, &headers, body, EMBEDDINGS).await {
         // Vectors from different models are incompatible: the candidates
         // are the one requested model (or the embeddings pool), never a reroute.
         Ok((req, a)) => serve(&app, &ctx, &headers, &a, Job::Embeddings(&req)).await,
@@ -523,14 +534,7 @@ async fn explain(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let a = match prepare(
-        &app,
-        &ctx,
-        &headers,
-        body,
-        ChatRequest::parse,
-        pipeline::assess_chat,
-    ) {
+    let a = match prepare(&app, &ctx, &headers, body, CHAT).await {
         Ok((_, a)) => a,
         Err(e) => return e.into_response(),
     };

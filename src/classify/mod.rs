@@ -76,6 +76,17 @@ pub enum Floor {
     Key(Level),
     /// Conversation memory: the request resends part of a sensitive exchange.
     Memory(Level),
+    /// Conversation memory could not be asked (Redis down or slow): the
+    /// texts it would have checked count as unscannable.
+    MemoryUnavailable(Level),
+}
+
+impl Floor {
+    pub fn level(self) -> Level {
+        let (Floor::Header(l) | Floor::Key(l) | Floor::Memory(l) | Floor::MemoryUnavailable(l)) =
+            self;
+        l
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -141,8 +152,7 @@ pub fn sensitivity(
         level = level.max(l);
     }
     for f in floors {
-        let (Floor::Header(l) | Floor::Key(l) | Floor::Memory(l)) = *f;
-        level = level.max(l);
+        level = level.max(f.level());
     }
     SensitivityReport {
         level,

@@ -227,6 +227,7 @@ pub(super) fn check(raw: RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Che
             code_markers: raw.detectors.code_markers.clone(),
         },
         memory: check_memory(&mut c, &raw.memory),
+        state: check_state(&mut c, &raw.state),
     };
     Checked {
         config,
@@ -374,6 +375,42 @@ fn check_policy(c: &mut Checker, raw: &RawConfig) -> Policy {
         kinds: Policy::default_kinds(),
         allow,
         never_redact,
+    }
+}
+
+fn check_state(c: &mut Checker, s: &super::raw::RawState) -> crate::memory::StateSettings {
+    let redis_url = s
+        .redis_url
+        .as_deref()
+        .map(str::trim)
+        .filter(|u| !u.is_empty());
+    if let Some(u) = redis_url {
+        // Never quote the URL: it may carry a password.
+        match url::Url::parse(u) {
+            Ok(parsed) if matches!(parsed.scheme(), "redis" | "unix" | "redis+unix") => {}
+            Ok(parsed) => c.err(
+                "state.redis_url",
+                format!(
+                    "scheme {:?} is not supported (expected redis://, unix:// or redis+unix://)",
+                    parsed.scheme()
+                ),
+            ),
+            Err(e) => c.err("state.redis_url", format!("not a URL ({e})")),
+        }
+    }
+    if s.timeout_ms == 0 || s.timeout_ms > 10_000 {
+        c.err("state.timeout_ms", "must be between 1 and 10000");
+    }
+    if s.key_prefix.is_empty() || s.key_prefix.chars().any(char::is_whitespace) {
+        c.err(
+            "state.key_prefix",
+            "must be non-empty and without whitespace",
+        );
+    }
+    crate::memory::StateSettings {
+        redis_url: redis_url.map(|u| secrecy::SecretString::from(u.to_owned())),
+        key_prefix: s.key_prefix.clone(),
+        timeout: Duration::from_millis(s.timeout_ms),
     }
 }
 

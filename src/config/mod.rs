@@ -45,6 +45,8 @@ pub struct Config {
     /// (`[detectors] names`, `code_markers`).
     pub scan: crate::classify::sensitivity::Options,
     pub memory: crate::memory::MemorySettings,
+    /// `[state]`: Redis for state shared by replicas.
+    pub state: crate::memory::StateSettings,
 }
 
 #[derive(Debug, Clone)]

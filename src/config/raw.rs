@@ -28,6 +28,27 @@ pub struct RawConfig {
     pub detectors: super::detectors::RawDetectors,
     #[serde(default)]
     pub memory: RawMemory,
+    #[serde(default)]
+    pub state: RawState,
+}
+
+/// `[state]`: where state shared by replicas lives.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawState {
+    pub redis_url: Option<String>,
+    pub key_prefix: String,
+    pub timeout_ms: u64,
+}
+
+impl Default for RawState {
+    fn default() -> Self {
+        RawState {
+            redis_url: None,
+            key_prefix: "airlock:".into(),
+            timeout_ms: 100,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -322,3 +322,25 @@ fn bad_detectors_are_named() {
         "unknown kind",
     );
 }
+
+#[test]
+fn state_section_is_checked_without_printing_the_url() {
+    let errs = errors(&format!(
+        "{BASE}\n[state]\nredis_url = \"http://u:hunter2@cache:6379\"\ntimeout_ms = 0\nkey_prefix = \"a b\""
+    ));
+    for key in ["state.redis_url", "state.timeout_ms", "state.key_prefix"] {
+        assert!(
+            errs.iter().any(|e| e.starts_with(&format!("{key}: "))),
+            "{key} in {errs:#?}"
+        );
+    }
+    assert!(errs.iter().all(|e| !e.contains("hunter2")), "{errs:#?}");
+    let c = from_toml_str(
+        &format!("{BASE}\n[state]\nredis_url = \"redis://:hunter2@127.0.0.1:6379/0\""),
+        &with_key,
+    )
+    .expect("valid")
+    .config;
+    assert!(c.state.redis_url.is_some());
+    assert!(!format!("{:?}", c.state).contains("hunter2"));
+}

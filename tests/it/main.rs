@@ -4,6 +4,7 @@
 mod cli;
 mod fakes;
 mod property;
+mod redis;
 mod routing;
 mod streaming;
 mod surface;

@@ -655,8 +655,10 @@ async fn privilege_and_proprietary_code_markers_keep_requests_local() {
     // would leave the privileged text or the code), so they stay local.
     let extra = "[policy]\non_violation = \"redact\"\n\n[detectors]\ncode_markers = [\"git.acme.internal\", \"com.acme.\"]";
     let app = spawn(&w.toml(extra)).await;
-    let privileged = "PRIVILEGED & CONFIDENTIAL\nSummarise our litigation strategy memo in three bullet points.";
-    let code = "Refactor this:\n```java\npackage com.acme.billing;\nclass Ledger { int total; }\n```";
+    let privileged =
+        "PRIVILEGED & CONFIDENTIAL\nSummarise our litigation strategy memo in three bullet points.";
+    let code =
+        "Refactor this:\n```java\npackage com.acme.billing;\nclass Ledger { int total; }\n```";
     for (text, kind, level) in [
         (privileged, "legal_privilege", "confidential"),
         (code, "proprietary_code", "restricted"),

@@ -92,23 +92,8 @@ pub(super) fn looks_like_code(text: &str) -> bool {
         }
         let ends = t.ends_with(';') || t.ends_with('{') || t.ends_with("});") || t == "}";
         let starts = [
-            "import ",
-            "from ",
-            "#include",
-            "package ",
-            "def ",
-            "fn ",
-            "pub fn ",
-            "func ",
-            "class ",
-            "public ",
-            "private ",
-            "return ",
-            "const ",
-            "let ",
-            "var ",
-            "use ",
-            "/*",
+            "import ", "from ", "#include", "package ", "def ", "fn ", "pub fn ", "func ",
+            "class ", "public ", "private ", "return ", "const ", "let ", "var ", "use ", "/*",
             "#!",
         ]
         .iter()
@@ -131,7 +116,9 @@ mod tests {
         let extra: Vec<String> = markers.iter().map(|s| s.to_string()).collect();
         let mut out = Vec::new();
         CodeMarkers::new(&extra).detect(text, &mut out);
-        out.iter().map(|m| text[m.start..m.end].to_owned()).collect()
+        out.iter()
+            .map(|m| text[m.start..m.end].to_owned())
+            .collect()
     }
 
     const JAVA: &str = "package com.acme.billing;\n\nimport java.util.List;\n\npublic class Ledger {\n  // calls https://git.acme.internal/billing\n  int total;\n}\n";
@@ -143,7 +130,10 @@ mod tests {
             vec!["com.acme.", "git.acme.internal"]
         );
         let py = "# Copyright Acme Corp\nimport os\ndef main():\n    return os.getcwd()\n";
-        assert_eq!(found(&["Copyright Acme Corp"], py), vec!["Copyright Acme Corp"]);
+        assert_eq!(
+            found(&["Copyright Acme Corp"], py),
+            vec!["Copyright Acme Corp"]
+        );
     }
 
     #[test]

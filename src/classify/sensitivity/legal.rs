@@ -19,7 +19,13 @@ use regex::Regex;
 use super::{Kind, Match};
 
 /// Keyword-pass literals (ASCII case ignored) that can sit inside a marker.
-pub(super) const LITERALS: &[&str] = &["privilege", "prejudice", "work product", "work-product", "of counsel"];
+pub(super) const LITERALS: &[&str] = &[
+    "privilege",
+    "prejudice",
+    "work product",
+    "work-product",
+    "of counsel",
+];
 
 /// How far either side of a literal a marker may reach.
 const WINDOW: usize = 64;
@@ -124,13 +130,31 @@ mod tests {
     #[test]
     fn finds_markers() {
         let cases = [
-            ("ATTORNEY-CLIENT PRIVILEGED\nRe: merger", "ATTORNEY-CLIENT PRIVILEGED"),
-            ("Privileged & Confidential - draft", "Privileged & Confidential"),
+            (
+                "ATTORNEY-CLIENT PRIVILEGED\nRe: merger",
+                "ATTORNEY-CLIENT PRIVILEGED",
+            ),
+            (
+                "Privileged & Confidential - draft",
+                "Privileged & Confidential",
+            ),
             ("privileged and confidential", "privileged and confidential"),
-            ("This email is confidential and privileged.", "confidential and privileged"),
-            ("WITHOUT PREJUDICE SAVE AS TO COSTS", "WITHOUT PREJUDICE SAVE AS TO COSTS"),
-            ("Dear Sirs, without prejudice, we offer", "without prejudice"),
-            ("Attorney Work Product - do not forward", "Attorney Work Product"),
+            (
+                "This email is confidential and privileged.",
+                "confidential and privileged",
+            ),
+            (
+                "WITHOUT PREJUDICE SAVE AS TO COSTS",
+                "WITHOUT PREJUDICE SAVE AS TO COSTS",
+            ),
+            (
+                "Dear Sirs, without prejudice, we offer",
+                "without prejudice",
+            ),
+            (
+                "Attorney Work Product - do not forward",
+                "Attorney Work Product",
+            ),
             ("attorney work-product", "attorney work-product"),
             (
                 "This memo was prepared at the direction of counsel.",
@@ -169,7 +193,11 @@ mod tests {
 
     #[test]
     fn windows_respect_char_boundaries() {
-        let text = format!("{} privileged & confidential {}", "é".repeat(40), "日".repeat(30));
+        let text = format!(
+            "{} privileged & confidential {}",
+            "é".repeat(40),
+            "日".repeat(30)
+        );
         assert_eq!(legal(&text), vec!["privileged & confidential"]);
     }
 }

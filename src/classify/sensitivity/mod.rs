@@ -174,7 +174,6 @@ impl Kind {
     }
 }
 
-
 impl Kind {
     /// Whether replacing a finding's span with a placeholder removes what
     /// makes the text sensitive. A privilege or code marker only points at

@@ -1,0 +1,141 @@
+//! Conversation memory shared through a real `redis-server` (installed by
+//! `scripts/setup-redis.sh`): replicas agree, and an unreachable Redis
+//! fails closed.
+
+use crate::{World, header, spawn};
+use serde_json::{Value, json};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// A throwaway `redis-server` on a free loopback port, killed on drop.
+struct Redis {
+    child: Child,
+    port: u16,
+}
+
+impl Redis {
+    async fn start() -> Redis {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        Redis::start_on(port).await
+    }
+
+    async fn start_on(port: u16) -> Redis {
+        let mut child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server not found: run scripts/setup-redis.sh (scripts/test.sh does)");
+        for _ in 0..200 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                return Redis { child, port };
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("redis-server did not listen on {port}");
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/0", self.port)
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn trimmed_history(answer: &str) -> Value {
+    json!({"model": "frontier", "messages": [
+        {"role": "assistant", "content": answer},
+        {"role": "user", "content": "and what should I do next?"}]})
+}
+
+#[tokio::test]
+async fn replicas_share_conversation_memory_and_fail_closed_without_redis() {
+    let mut redis = Redis::start().await;
+    let w = World::new().await;
+    let state = format!("[state]\nredis_url = \"{}\"\ntimeout_ms = 200", redis.url());
+    let a = spawn(&w.toml(&state)).await;
+    let b = spawn(&w.toml(&state)).await;
+    let r = a
+        .chat(json!({"model": "lm", "messages": [
+            {"role": "user", "content": "Refund order 5512 to card 4111 1111 1111 1111 please"}]}))
+        .await;
+    assert_eq!(header(&r, "x-airlock-sensitivity"), "restricted");
+    let v: Value = r.json().await.expect("json");
+    let answer = v["choices"][0]["message"]["content"]
+        .as_str()
+        .expect("content")
+        .to_owned();
+    assert!(
+        answer.chars().count() >= 24,
+        "the fake's answer is long enough to remember"
+    );
+    // The write is in the background: wait until replica B sees it.
+    let mut doc = Value::Null;
+    for _ in 0..100 {
+        doc = b.explain(trimmed_history(&answer)).await;
+        if doc["sensitivity"]["level"] == "restricted" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(doc["sensitivity"]["level"], "restricted", "{doc}");
+    assert_eq!(doc["sensitivity"]["floors"][0]["source"], "memory");
+    let r = b.chat(trimmed_history(&answer)).await;
+    assert_eq!(header(&r, "x-airlock-tier"), "local");
+    assert_eq!(w.cloud.chat_count(), 0);
+    // A conversation nobody saw before still goes to the cloud.
+    let fresh = json!({"model": "frontier", "messages": [
+        {"role": "user", "content": "A completely different conversation about gardening tips."}]});
+    let r = b.chat(fresh.clone()).await;
+    assert_eq!(header(&r, "x-airlock-tier"), "public_cloud");
+    assert_eq!(w.cloud.chat_count(), 1);
+
+    // Redis goes away: texts memory would check count as unscannable
+    // (`confidential` by default), so nothing goes to the public cloud.
+    redis.stop();
+    let doc = b.explain(fresh.clone()).await;
+    assert_eq!(doc["sensitivity"]["level"], "confidential", "{doc}");
+    assert_eq!(
+        doc["sensitivity"]["floors"][0]["source"],
+        "memory_unavailable"
+    );
+    let r = b.chat(fresh.clone()).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(header(&r, "x-airlock-tier"), "local");
+    assert_eq!(w.cloud.chat_count(), 1);
+    // Texts too short to remember need no lookup and are not held back.
+    let r = b
+        .chat(json!({"model": "frontier", "messages": [{"role": "user", "content": "hi"}]}))
+        .await;
+    assert_eq!(header(&r, "x-airlock-tier"), "public_cloud");
+
+    // Redis comes back (empty): the replicas reconnect by themselves.
+    let _redis = Redis::start_on(redis.port).await;
+    let mut doc = Value::Null;
+    for _ in 0..100 {
+        doc = b.explain(fresh.clone()).await;
+        if doc["sensitivity"]["level"] == "public" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(doc["sensitivity"]["level"], "public", "{doc}");
+}
