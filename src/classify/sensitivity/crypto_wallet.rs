@@ -4,7 +4,7 @@
 //! - Bitcoin Base58Check (`1...` P2PKH, `3...` P2SH): 25-35 Base58
 //!   characters that decode to exactly 25 bytes, version byte 0x00 or
 //!   0x05, and the last four bytes equal to the first four of the double
-//!   SHA-256 of the first 21 (`sha256`). Counts alone.
+//!   SHA-256 of the first 21 (`ring`). Counts alone.
 //! - Bitcoin bech32 (`bc1...`, BIP 173/350): one case only, charset
 //!   `qpzry9x8gf2tvdw0s3jn54khce6mua7l`, length 14-74, witness version
 //!   0-16, and the BCH checksum: bech32 for version 0 (with a 20- or 32-byte
@@ -22,7 +22,6 @@
 
 use super::anchors::{Anchors, Family};
 use super::numeric::Group;
-use super::sha256::sha256d;
 use super::text::is_word_byte;
 use super::{Kind, Match};
 
@@ -125,6 +124,16 @@ pub(super) fn base58check_ok(addr: &[u8]) -> bool {
     }
     let check = sha256d(&out[..21]);
     matches!(out[0], 0x00 | 0x05) && check[..4] == out[21..]
+}
+
+/// Double SHA-256 (Bitcoin's checksum hash).
+fn sha256d(data: &[u8]) -> [u8; 32] {
+    use ring::digest::{SHA256, digest};
+    let once = digest(&SHA256, data);
+    let twice = digest(&SHA256, once.as_ref());
+    let mut out = [0u8; 32];
+    out.copy_from_slice(twice.as_ref());
+    out
 }
 
 /// A `bc1` address starting at `s` (the `b`).

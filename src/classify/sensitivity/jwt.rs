@@ -1,12 +1,15 @@
 //! JSON Web Tokens: three base64url segments (`header.payload.signature`,
 //! the signature may be empty for `alg: none`) whose header starts `eyJ`
-//! and decodes to JSON-looking text holding an `"alg"` key. A tiny
-//! base64url decoder lives here so no crate is needed.
+//! and decodes (with the `base64` crate) to JSON-looking text holding an
+//! `"alg"` key.
 //!
 //! Must not: accept a lone `eyJ...` segment (that is base64 JSON, not a
 //! token), or start inside a longer base64 word (`sntrys_eyJ...` belongs to
 //! the API-key rules).
 
+use base64::Engine;
+use base64::alphabet;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use regex::Regex;
 
 use super::{Kind, Match};
@@ -23,37 +26,18 @@ fn is_b64url(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'-' || b == b'_'
 }
 
-/// Value of one base64 or base64url character.
-fn sextet(c: u8) -> Option<u32> {
-    Some(u32::from(match c {
-        b'A'..=b'Z' => c - b'A',
-        b'a'..=b'z' => c - b'a' + 26,
-        b'0'..=b'9' => c - b'0' + 52,
-        b'-' | b'+' => 62,
-        b'_' | b'/' => 63,
-        _ => return None,
-    }))
-}
+/// base64url, padded or not, trailing bits tolerated (as JOSE libraries
+/// decode a header).
+const B64URL: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::URL_SAFE,
+    GeneralPurposeConfig::new()
+        .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+        .with_decode_allow_trailing_bits(true),
+);
 
-/// Decodes unpadded base64url (padding and anything after it ignored).
-/// Returns `None` on a character outside the alphabet.
-pub(super) fn decode_b64url(s: &[u8]) -> Option<Vec<u8>> {
-    let s = match s.iter().position(|&c| c == b'=') {
-        Some(p) => &s[..p],
-        None => s,
-    };
-    let mut out = Vec::with_capacity(s.len() * 3 / 4 + 1);
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for &c in s {
-        acc = (acc << 6) | sextet(c)?;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push(((acc >> bits) & 0xff) as u8);
-        }
-        acc &= (1 << bits) - 1;
-    }
-    Some(out)
+/// Decodes base64url; `None` when it is not valid base64url.
+fn decode_b64url(s: &[u8]) -> Option<Vec<u8>> {
+    B64URL.decode(s).ok()
 }
 
 /// Whether a decoded header looks like a JOSE header.
@@ -112,6 +96,7 @@ mod tests {
         assert_eq!(decode_b64url(b"TWFu").as_deref(), Some(&b"Man"[..]));
         assert_eq!(decode_b64url(b"TWE=").as_deref(), Some(&b"Ma"[..]));
         assert_eq!(decode_b64url(b"T!"), None);
+        assert_eq!(decode_b64url(b"T+/A"), None, "base64url only");
         assert_eq!(decode_b64url(b"").as_deref(), Some(&b""[..]));
     }
 

@@ -46,7 +46,6 @@ mod private_key;
 mod secret;
 mod secret_name;
 mod secret_value;
-mod sha256;
 mod ssn;
 mod text;
 mod triggers;
