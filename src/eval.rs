@@ -323,6 +323,9 @@ pub struct PromptsReport {
     pub prompts: usize,
     pub above_public: usize,
     pub share_above_public: f64,
+    /// Prompts an identifier or secret detector alone puts above public.
+    pub above_public_identifiers: usize,
+    pub share_above_public_identifiers: f64,
     /// Prompts by their level under the default policy.
     pub by_level: BTreeMap<&'static str, usize>,
     /// Prompts with at least one finding of each kind.
@@ -529,34 +532,70 @@ fn text_row_secrets(verdict: &HashMap<&str, (bool, bool)>, positives: &HashSet<&
     }
 }
 
+/// Kinds an identifier or secret detector reports (the issue's "< 1% of
+/// ordinary prompts" gate): everything but names, addresses, medical terms
+/// and privilege or code markers.
+fn identifier_or_secret(kind: Kind) -> bool {
+    !matches!(
+        kind,
+        Kind::Person
+            | Kind::StreetAddress
+            | Kind::MedicalTerm
+            | Kind::LegalPrivilege
+            | Kind::ProprietaryCode
+    )
+}
+
+/// Each prompt as one user message of a request, judged as serving judges
+/// it (medical terms count only next to an identifier, default policy).
 fn evaluate_prompts(scanner: &Scanner, prompts: &[String]) -> PromptsReport {
+    use crate::classify::{self, FindingKind};
+    use crate::openai::{Field, Role, Segment, Unscannable};
     let policy = Policy::default();
     let mut by_level: BTreeMap<&'static str, usize> = BTreeMap::new();
     let mut by_kind: BTreeMap<&'static str, usize> = BTreeMap::new();
-    let mut above = 0;
-    let mut found = Vec::new();
+    let (mut above, mut above_ids) = (0, 0);
     for p in prompts {
-        scan(scanner, p, &mut found);
-        let level = found
+        let seg = Segment {
+            message: 0,
+            part: None,
+            field: Field::Content,
+            role: Role::User,
+            text: p,
+        };
+        let r = classify::sensitivity(scanner, &policy, &[], &[seg], Unscannable::default(), &[]);
+        *by_level.entry(r.level.as_str()).or_default() += 1;
+        above += usize::from(r.level > Level::Public);
+        let kinds: HashSet<Kind> = r
+            .findings
             .iter()
-            .map(|m| policy.kind_level(m.kind))
-            .max()
-            .unwrap_or(Level::Public);
-        *by_level.entry(level.as_str()).or_default() += 1;
-        above += usize::from(level > Level::Public);
-        let kinds: HashSet<Kind> = found.iter().map(|m| m.kind).collect();
+            .filter_map(|f| match f.kind {
+                FindingKind::Builtin(k) => Some(k),
+                FindingKind::Custom(_) => None,
+            })
+            .collect();
+        above_ids += usize::from(
+            kinds
+                .iter()
+                .any(|&k| identifier_or_secret(k) && policy.kind_level(k) > Level::Public),
+        );
         for k in kinds {
             *by_kind.entry(k.as_str()).or_default() += 1;
         }
     }
+    let share = |n: usize| {
+        if prompts.is_empty() {
+            0.0
+        } else {
+            n as f64 / prompts.len() as f64
+        }
+    };
     PromptsReport {
         prompts: prompts.len(),
         above_public: above,
-        share_above_public: if prompts.is_empty() {
-            0.0
-        } else {
-            above as f64 / prompts.len() as f64
-        },
+        share_above_public: share(above),
+        above_public_identifiers: above_ids,
+        share_above_public_identifiers: share(above_ids),
         by_level,
         by_kind,
     }
@@ -671,11 +710,15 @@ mod tests {
         assert_eq!((r.fp_rows, r.fp_hit), (1, 0));
         assert_eq!((r.fp_rows_other_tp, r.fp_other_tp_hit), (1, 1));
         assert_eq!(r.missed_rules, vec![("b".to_owned(), 0, 1)]);
-        let prompts = "{\"prompt\": \"What is 2+2?\"}\n{\"prompt\": \"mail a@b.io\"}";
+        let prompts = "{\"prompt\": \"What is 2+2?\"}\n{\"prompt\": \"mail a@b.io\"}\n{\"prompt\": \"Ask Maria Gonzalez, she knows.\"}";
         let Report::Prompts(p) = evaluate(&Scanner::new(), &parse(prompts).unwrap()) else {
             panic!("not a prompts report");
         };
-        assert_eq!((p.prompts, p.above_public), (2, 1));
+        assert_eq!((p.prompts, p.above_public), (3, 2));
+        assert_eq!(
+            p.above_public_identifiers, 1,
+            "a name is not an identifier finding"
+        );
         assert_eq!(p.by_kind.get("email"), Some(&1));
     }
 }

@@ -95,6 +95,12 @@ impl Report {
                     r.above_public,
                     r.share_above_public * 100.0
                 )?;
+                writeln!(
+                    s,
+                    "flagged above public by identifier and secret detectors: {} ({:.2}%)",
+                    r.above_public_identifiers,
+                    r.share_above_public_identifiers * 100.0
+                )?;
                 for (level, n) in &r.by_level {
                     writeln!(s, "  level {level}: {n}")?;
                 }
