@@ -30,8 +30,12 @@ impl AppState {
     pub fn new(config: Config) -> std::io::Result<AppState> {
         let http = crate::providers::client(&config.timeouts).map_err(std::io::Error::other)?;
         let health = Arc::new(Health::new(&config));
-        let memory = crate::memory::Memory::with_state(config.memory, &config.state)
-            .map_err(std::io::Error::other)?;
+        let redis =
+            crate::state::Redis::from_settings(&config.state).map_err(std::io::Error::other)?;
+        let memory = match &redis {
+            Some(r) => crate::memory::Memory::shared(config.memory, r.clone()),
+            None => crate::memory::Memory::new(config.memory),
+        };
         let scanner = Scanner::with_options(&config.scan);
         Ok(AppState {
             memory,

@@ -28,6 +28,7 @@ pub mod pipeline;
 pub mod providers;
 pub mod redact;
 pub mod route;
+pub mod state;
 pub mod types;
 
 pub use app::App;

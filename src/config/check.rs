@@ -378,7 +378,7 @@ fn check_policy(c: &mut Checker, raw: &RawConfig) -> Policy {
     }
 }
 
-fn check_state(c: &mut Checker, s: &super::raw::RawState) -> crate::memory::StateSettings {
+fn check_state(c: &mut Checker, s: &super::raw::RawState) -> crate::state::StateSettings {
     let redis_url = s
         .redis_url
         .as_deref()
@@ -401,16 +401,20 @@ fn check_state(c: &mut Checker, s: &super::raw::RawState) -> crate::memory::Stat
     if s.timeout_ms == 0 || s.timeout_ms > 10_000 {
         c.err("state.timeout_ms", "must be between 1 and 10000");
     }
+    if !(50..=60_000).contains(&s.sync_ms) {
+        c.err("state.sync_ms", "must be between 50 and 60000");
+    }
     if s.key_prefix.is_empty() || s.key_prefix.chars().any(char::is_whitespace) {
         c.err(
             "state.key_prefix",
             "must be non-empty and without whitespace",
         );
     }
-    crate::memory::StateSettings {
+    crate::state::StateSettings {
         redis_url: redis_url.map(|u| secrecy::SecretString::from(u.to_owned())),
         key_prefix: s.key_prefix.clone(),
         timeout: Duration::from_millis(s.timeout_ms),
+        sync_interval: Duration::from_millis(s.sync_ms),
     }
 }
 

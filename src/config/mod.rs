@@ -46,7 +46,7 @@ pub struct Config {
     pub scan: crate::classify::sensitivity::Options,
     pub memory: crate::memory::MemorySettings,
     /// `[state]`: Redis for state shared by replicas.
-    pub state: crate::memory::StateSettings,
+    pub state: crate::state::StateSettings,
 }
 
 #[derive(Debug, Clone)]

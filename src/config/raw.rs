@@ -39,6 +39,7 @@ pub struct RawState {
     pub redis_url: Option<String>,
     pub key_prefix: String,
     pub timeout_ms: u64,
+    pub sync_ms: u64,
 }
 
 impl Default for RawState {
@@ -47,6 +48,7 @@ impl Default for RawState {
             redis_url: None,
             key_prefix: "airlock:".into(),
             timeout_ms: 100,
+            sync_ms: 1000,
         }
     }
 }

@@ -45,27 +45,6 @@ impl Default for MemorySettings {
     }
 }
 
-/// Where shared state lives (`[state]`).
-#[derive(Clone, Default)]
-pub struct StateSettings {
-    /// `redis://` or `unix://` URL; may hold a password, so never printed.
-    pub redis_url: Option<secrecy::SecretString>,
-    /// Prefix of every Redis key airlock writes.
-    pub key_prefix: String,
-    /// How long a request may wait for Redis.
-    pub timeout: Duration,
-}
-
-impl std::fmt::Debug for StateSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StateSettings")
-            .field("redis_url", &self.redis_url.as_ref().map(|_| "<set>"))
-            .field("key_prefix", &self.key_prefix)
-            .field("timeout", &self.timeout)
-            .finish()
-    }
-}
-
 /// Where a segment sits in its request.
 pub type Place = (usize, Option<usize>, Field);
 
@@ -132,20 +111,12 @@ impl Memory {
         }
     }
 
-    /// The memory `[state]` asks for: Redis when a URL is set (connected
-    /// on first use; must run inside a Tokio runtime), else in process.
-    pub fn with_state(settings: MemorySettings, state: &StateSettings) -> Result<Memory, String> {
-        use secrecy::ExposeSecret;
-        let Some(url) = &state.redis_url else {
-            return Ok(Memory::new(settings));
-        };
-        let store = redis::RedisStore::new(url.expose_secret(), &state.key_prefix, state.timeout)
-            // The error may quote the URL: name the key, not the value.
-            .map_err(|_| "state.redis_url: not a usable Redis URL".to_owned())?;
-        Ok(Memory {
+    /// A memory in Redis (`[state] redis_url`), shared by replicas.
+    pub fn shared(settings: MemorySettings, redis: crate::state::Redis) -> Memory {
+        Memory {
             settings,
-            store: Store::Redis(Arc::new(store)),
-        })
+            store: Store::Redis(Arc::new(redis::RedisStore::new(redis))),
+        }
     }
 
     /// Whether memory covers a text: not a system prompt, and long enough.

@@ -14,26 +14,13 @@
 
 use std::time::Duration;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::sync::OnceCell;
 
+use crate::state::{Redis, StateError};
 use crate::types::Level;
 
-/// Why Redis could not answer.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("redis: {0}")]
-    Redis(#[from] redis::RedisError),
-    #[error("redis did not answer within {0:?}")]
-    Timeout(Duration),
-    #[error("redis holds a malformed salt at {0}")]
-    BadSalt(String),
-}
-
 pub struct RedisStore {
-    conn: ConnectionManager,
-    prefix: String,
-    timeout: Duration,
+    redis: Redis,
     salt: OnceCell<(u64, u64)>,
     raise: redis::Script,
 }
@@ -57,38 +44,16 @@ return #KEYS - 1
 ";
 
 impl RedisStore {
-    /// Builds the client; the connection is made on first use, so a Redis
-    /// that is down at start-up does not stop the gateway. Must run inside
-    /// a Tokio runtime.
-    pub fn new(url: &str, prefix: &str, timeout: Duration) -> Result<RedisStore, StoreError> {
-        let client = redis::Client::open(url)?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(timeout))
-            .set_response_timeout(Some(timeout))
-            .set_number_of_retries(1)
-            .set_max_delay(Duration::from_secs(1));
-        let conn = ConnectionManager::new_lazy_with_config(client, config)?;
-        Ok(RedisStore {
-            conn,
-            prefix: prefix.to_owned(),
-            timeout,
+    pub fn new(redis: Redis) -> RedisStore {
+        RedisStore {
+            redis,
             salt: OnceCell::new(),
             raise: redis::Script::new(RAISE),
-        })
-    }
-
-    async fn timed<T>(
-        &self,
-        fut: impl Future<Output = redis::RedisResult<T>>,
-    ) -> Result<T, StoreError> {
-        match tokio::time::timeout(self.timeout, fut).await {
-            Ok(r) => Ok(r?),
-            Err(_) => Err(StoreError::Timeout(self.timeout)),
         }
     }
 
     /// The salt shared by every replica: created by whichever asks first.
-    pub async fn salt(&self) -> Result<(u64, u64), StoreError> {
+    pub async fn salt(&self) -> Result<(u64, u64), StateError> {
         self.salt
             .get_or_try_init(|| async {
                 let key = self.salt_key();
@@ -97,8 +62,9 @@ impl RedisStore {
                     rand::random::<u64>(),
                     rand::random::<u64>()
                 );
-                let mut c = self.conn.clone();
+                let mut c = self.redis.conn();
                 let _: Option<String> = self
+                    .redis
                     .timed(
                         redis::cmd("SET")
                             .arg(&key)
@@ -108,30 +74,32 @@ impl RedisStore {
                     )
                     .await?;
                 let stored: Option<String> = self
+                    .redis
                     .timed(redis::cmd("GET").arg(&key).query_async(&mut c))
                     .await?;
                 stored
                     .as_deref()
                     .and_then(parse_salt)
-                    .ok_or(StoreError::BadSalt(key))
+                    .ok_or(StateError::Malformed(key))
             })
             .await
             .copied()
     }
 
     fn salt_key(&self) -> String {
-        format!("{}mem:salt", self.prefix)
+        self.redis.key("mem:salt")
     }
 
     fn key(&self, print: u64) -> String {
-        format!("{}mem:{print:016x}", self.prefix)
+        self.redis.key(&format!("mem:{print:016x}"))
     }
 
     /// The level remembered for each fingerprint, in order.
-    pub async fn get(&self, prints: &[u64]) -> Result<Vec<Option<Level>>, StoreError> {
+    pub async fn get(&self, prints: &[u64]) -> Result<Vec<Option<Level>>, StateError> {
         let keys: Vec<String> = prints.iter().map(|&p| self.key(p)).collect();
-        let mut c = self.conn.clone();
+        let mut c = self.redis.conn();
         let values: Vec<Option<u8>> = self
+            .redis
             .timed(redis::cmd("MGET").arg(&keys).query_async(&mut c))
             .await?;
         Ok(values
@@ -146,7 +114,7 @@ impl RedisStore {
         prints: &[u64],
         level: Level,
         ttl: Duration,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), StateError> {
         let salt = self.salt().await?;
         let mut inv = self.raise.prepare_invoke();
         inv.key(self.salt_key());
@@ -156,8 +124,8 @@ impl RedisStore {
         inv.arg(level.index())
             .arg(ttl.as_secs().max(1))
             .arg(format!("{:016x}{:016x}", salt.0, salt.1));
-        let mut c = self.conn.clone();
-        let _: i64 = self.timed(inv.invoke_async(&mut c)).await?;
+        let mut c = self.redis.conn();
+        let _: i64 = self.redis.timed(inv.invoke_async(&mut c)).await?;
         Ok(())
     }
 }
