@@ -3,7 +3,6 @@
 //! resolves, then drains in-flight requests. `main` and the tests run the
 //! same `App`.
 
-use crate::classify::Task;
 use crate::classify::sensitivity::Scanner;
 use crate::config::Config;
 use crate::health::Health;
@@ -11,7 +10,6 @@ use axum::serve::ListenerExt;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -21,9 +19,10 @@ pub struct AppState {
     pub scanner: Scanner,
     pub http: reqwest::Client,
     pub health: Arc<Health>,
-    /// Requests seen per task kind since start (the in-process volume counters).
-    pub task_counts: [AtomicU64; Task::ALL.len()],
     pub memory: crate::memory::Memory,
+    /// Requests and tokens per task kind, rule and key (shared via Redis
+    /// when `[state] redis_url` is set).
+    pub volume: Arc<crate::volume::Volume>,
 }
 
 impl AppState {
@@ -32,9 +31,15 @@ impl AppState {
         let health = Arc::new(Health::new(&config));
         let redis =
             crate::state::Redis::from_settings(&config.state).map_err(std::io::Error::other)?;
-        let memory = match &redis {
-            Some(r) => crate::memory::Memory::shared(config.memory, r.clone()),
-            None => crate::memory::Memory::new(config.memory),
+        let (memory, volume) = match &redis {
+            Some(r) => (
+                crate::memory::Memory::shared(config.memory, r.clone()),
+                crate::volume::Volume::shared(r.clone()),
+            ),
+            None => (
+                crate::memory::Memory::new(config.memory),
+                crate::volume::Volume::local(),
+            ),
         };
         let scanner = Scanner::with_options(&config.scan);
         Ok(AppState {
@@ -43,7 +48,7 @@ impl AppState {
             scanner,
             http,
             health,
-            task_counts: std::array::from_fn(|_| AtomicU64::new(0)),
+            volume: Arc::new(volume),
         })
     }
 }
@@ -82,6 +87,12 @@ impl App {
             self.state.http.clone(),
             stop_rx.clone(),
         ));
+        let sync = tokio::spawn(
+            self.state
+                .volume
+                .clone()
+                .run_sync(self.state.config.state.sync_interval),
+        );
         let grace = self.state.config.server.shutdown_grace;
         let router = crate::api::router(self.state.clone());
         let mut drain_rx = stop_rx.clone();
@@ -116,6 +127,11 @@ impl App {
         };
         let result = serve.await;
         probes.abort();
+        sync.abort();
+        // Counts not shared yet get one last chance.
+        if let Err(e) = self.state.volume.sync().await {
+            tracing::warn!(error = %e, "final volume sync failed");
+        }
         result
     }
 }

@@ -30,5 +30,6 @@ pub mod redact;
 pub mod route;
 pub mod state;
 pub mod types;
+pub mod volume;
 
 pub use app::App;

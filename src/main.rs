@@ -179,6 +179,7 @@ fn explain(path: &std::path::Path, min: Option<&str>, file: &str) -> anyhow::Res
         floors: &floors,
         key: None,
         memory: None,
+        volume: None,
     };
     let scanner = Scanner::with_options(&c.scan);
     let a = pipeline::assess_chat(c, &scanner, &req, &caller, &state);

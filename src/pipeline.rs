@@ -16,6 +16,8 @@ use serde_json::{Value, json};
 pub struct Assessment {
     pub sensitivity: SensitivityReport,
     pub complexity: Complexity,
+    /// Requests and tokens of the request's task kind per window.
+    pub task_volume: [crate::volume::Count; 3],
     pub decision: Result<Decision, RouteError>,
 }
 
@@ -26,6 +28,8 @@ pub struct Caller<'a> {
     pub key: Option<&'a str>,
     /// What conversation memory knows of the request's texts, when serving.
     pub memory: Option<&'a crate::memory::Recall>,
+    /// Volume counters, when serving (offline explain counts nothing).
+    pub volume: Option<&'a crate::volume::Volume>,
 }
 
 /// Classifies and routes a chat request.
@@ -50,6 +54,7 @@ pub fn assess_chat(
             floors: caller.floors,
             key: caller.key,
             memory: caller.memory,
+            volume: caller.volume,
         },
         state,
     )
@@ -77,6 +82,7 @@ pub fn assess_embeddings(
             floors: caller.floors,
             key: caller.key,
             memory: caller.memory,
+            volume: caller.volume,
         },
         state,
     )
@@ -93,6 +99,7 @@ struct Inputs<'a> {
     floors: &'a [Floor],
     key: Option<&'a str>,
     memory: Option<&'a crate::memory::Recall>,
+    volume: Option<&'a crate::volume::Volume>,
 }
 
 fn assess(
@@ -141,6 +148,13 @@ fn assess(
     if inputs.endpoint == Endpoint::Embeddings {
         complexity.task = classify::Task::Embedding;
     }
+    let task_volume = inputs
+        .volume
+        .map(|v| {
+            let dim = crate::volume::Dim::Task(complexity.task);
+            crate::volume::Window::ALL.map(|w| v.count(&dim, w))
+        })
+        .unwrap_or_default();
     let decision = route::decide(
         config,
         &Facts {
@@ -150,12 +164,14 @@ fn assess(
             level: sensitivity.level,
             complexity: &complexity,
             key: inputs.key,
+            task_volume,
         },
         state,
     );
     Assessment {
         sensitivity,
         complexity,
+        task_volume,
         decision,
     }
 }
@@ -232,6 +248,16 @@ pub fn explain_json(config: &Config, a: &Assessment) -> Value {
             "task": a.complexity.task.as_str(),
             "reasons": a.complexity.reasons,
             "prompt_tokens": a.complexity.prompt_tokens,
+        },
+        "volume": {
+            "task": a.complexity.task.as_str(),
+            "windows": crate::volume::Window::ALL
+                .into_iter()
+                .map(|w| {
+                    let c = a.task_volume[w as usize];
+                    (w.as_str().to_owned(), json!({"requests": c.requests, "tokens": c.tokens}))
+                })
+                .collect::<serde_json::Map<String, Value>>(),
         },
         "allowed_tiers": allowed.iter().map(|t| t.as_str()).collect::<Vec<_>>(),
     });

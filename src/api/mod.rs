@@ -4,6 +4,9 @@
 //! Handlers hold no routing logic; errors become responses only in `error`.
 
 mod error;
+mod tap;
+
+use crate::volume::{Count, Dim};
 
 pub use error::ApiError;
 
@@ -26,7 +29,6 @@ use axum::{Extension, Json, Router};
 use secrecy::ExposeSecret;
 use serde_json::json;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 pub const H_REQUEST_ID: HeaderName = HeaderName::from_static("x-airlock-request-id");
@@ -281,6 +283,7 @@ async fn prepare<R>(
         floors: &floors,
         key,
         memory: Some(&recall),
+        volume: Some(&app.volume),
     };
     let a = assess(&app.config, &app.scanner, &req, &caller, &assess_state(app));
     Ok((req, a))
@@ -312,6 +315,32 @@ async fn embeddings(
     }
 }
 
+/// Counts an answer's tokens and remembers a sensitive exchange's answer.
+fn record_answer(
+    app: &AppState,
+    dims: &[Dim],
+    key: Option<&str>,
+    level: crate::types::Level,
+    is_chat: bool,
+    prompt_tokens: u64,
+    answer: &tap::Answer,
+) {
+    app.volume.record(
+        dims,
+        Count {
+            requests: 0,
+            tokens: answer.tokens(prompt_tokens),
+        },
+    );
+    if is_chat && level > crate::types::Level::Public && !answer.text.is_empty() {
+        app.memory.remember(
+            key,
+            level,
+            [(crate::openai::Role::Assistant, answer.text.as_str())],
+        );
+    }
+}
+
 /// Sends the request to the decided candidates in order, falling back only
 /// on retryable failures before the first byte, and answers.
 async fn serve(
@@ -321,7 +350,6 @@ async fn serve(
     a: &Assessment,
     job: Job<'_>,
 ) -> Response {
-    app.task_counts[a.complexity.task as usize].fetch_add(1, Ordering::Relaxed);
     let decision = match &a.decision {
         Ok(d) => d,
         Err(e) => {
@@ -330,8 +358,25 @@ async fn serve(
             return error_with(err, Some(a));
         }
     };
-    let level = a.sensitivity.level;
     let key = key_name(app, ctx);
+    let dims: Arc<[Dim]> = [
+        Some(Dim::Task(a.complexity.task)),
+        Some(Dim::Rule(decision.rule.clone())),
+        key.map(|k| Dim::Key(k.to_owned())),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    app.volume.record(
+        &dims,
+        Count {
+            requests: 1,
+            tokens: 0,
+        },
+    );
+    let level = a.sensitivity.level;
+    let is_chat = matches!(job, Job::Chat(_));
+    let prompt_tokens = a.complexity.prompt_tokens;
     if let Job::Chat(req) = job
         && level > crate::types::Level::Public
     {
@@ -387,16 +432,8 @@ async fn serve(
                             Some((_, restorer)) => restore_json(bytes, restorer),
                             None => bytes,
                         };
-                        if matches!(job, Job::Chat(_))
-                            && level > crate::types::Level::Public
-                            && let Some(text) = crate::memory::completion_text(&bytes)
-                        {
-                            app.memory.remember(
-                                key,
-                                level,
-                                [(crate::openai::Role::Assistant, text.as_str())],
-                            );
-                        }
+                        let answer = tap::json_answer(&bytes);
+                        record_answer(app, &dims, key, level, is_chat, prompt_tokens, &answer);
                         ([(header::CONTENT_TYPE, "application/json")], bytes).into_response()
                     }
                     Reply::Stream(stream) => {
@@ -408,24 +445,23 @@ async fn serve(
                             ),
                             None => stream,
                         };
-                        let stream =
-                            if matches!(job, Job::Chat(_)) && level > crate::types::Level::Public {
-                                let app2 = Arc::clone(app);
-                                let key = key.map(str::to_owned);
-                                crate::memory::tap_completion(
-                                    stream,
-                                    app.config.server.max_event_bytes,
-                                    move |text| {
-                                        app2.memory.remember(
-                                            key.as_deref(),
-                                            level,
-                                            [(crate::openai::Role::Assistant, text.as_str())],
-                                        );
-                                    },
-                                )
-                            } else {
-                                stream
-                            };
+                        let (app2, dims2) = (Arc::clone(app), Arc::clone(&dims));
+                        let key2 = key.map(str::to_owned);
+                        let stream = tap::tap_stream(
+                            stream,
+                            app.config.server.max_event_bytes,
+                            move |answer| {
+                                record_answer(
+                                    &app2,
+                                    &dims2,
+                                    key2.as_deref(),
+                                    level,
+                                    is_chat,
+                                    prompt_tokens,
+                                    &answer,
+                                );
+                            },
+                        );
                         (
                             [
                                 (header::CONTENT_TYPE, "text/event-stream"),
@@ -540,10 +576,8 @@ async fn explain(
     };
     let mut doc = pipeline::explain_json(&app.config, &a);
     doc["request_id"] = json!(ctx.request_id);
-    doc["volume"] = json!({
-        "task": a.complexity.task.as_str(),
-        "task_requests": app.task_counts[a.complexity.task as usize].load(Ordering::Relaxed),
-    });
+    // Where the counts come from: this process, or Redis shared by replicas.
+    doc["volume"]["redis"] = json!(app.volume.redis_state());
     Json(doc).into_response()
 }
 
@@ -604,7 +638,14 @@ async fn readyz(State(app): State<Arc<AppState>>) -> Response {
     } else {
         StatusCode::OK
     };
-    (code, Json(json!({"status": status, "backends": backends}))).into_response()
+    // Redis trouble does not make the gateway unready: memory fails closed
+    // and volume falls back to this process's counts; it is reported here.
+    let state = json!({"redis": app.volume.redis_state()});
+    (
+        code,
+        Json(json!({"status": status, "backends": backends, "state": state})),
+    )
+        .into_response()
 }
 
 #[cfg(test)]

@@ -773,6 +773,17 @@ fn check_rule(
             sensitivity_at_least,
             task,
             key: w.key.clone(),
+            volume: w
+                .volume()
+                .into_iter()
+                .filter_map(|(_, window, tokens, min)| {
+                    min.map(|min| super::VolumeAtLeast {
+                        window,
+                        tokens,
+                        min,
+                    })
+                })
+                .collect(),
         },
         pool: pool?,
     })

@@ -247,6 +247,24 @@ pub struct When {
     pub task: Option<Vec<Task>>,
     /// Gateway key names the rule applies to.
     pub key: Option<Vec<String>>,
+    /// Volume thresholds on the request's task kind (all must hold).
+    pub volume: Vec<VolumeAtLeast>,
+}
+
+/// `{requests,tokens}_per_{hour,day,month}_at_least`: the request's task
+/// kind has seen at least `min` requests (or tokens) in the window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VolumeAtLeast {
+    pub window: crate::volume::Window,
+    pub tokens: bool,
+    pub min: u64,
+}
+
+impl VolumeAtLeast {
+    pub fn holds(&self, counts: &[crate::volume::Count; 3]) -> bool {
+        let c = counts[self.window as usize];
+        (if self.tokens { c.tokens } else { c.requests }) >= self.min
+    }
 }
 
 impl When {
@@ -256,6 +274,7 @@ impl When {
             && self.sensitivity_at_least.is_none()
             && self.task.is_none()
             && self.key.is_none()
+            && self.volume.is_empty()
     }
 }
 

@@ -190,6 +190,57 @@ pub struct RawWhen {
     pub sensitivity_at_least: Option<String>,
     pub task: Option<Vec<String>>,
     pub key: Option<Vec<String>>,
+    pub requests_per_hour_at_least: Option<u64>,
+    pub requests_per_day_at_least: Option<u64>,
+    pub requests_per_month_at_least: Option<u64>,
+    pub tokens_per_hour_at_least: Option<u64>,
+    pub tokens_per_day_at_least: Option<u64>,
+    pub tokens_per_month_at_least: Option<u64>,
+}
+
+impl RawWhen {
+    /// The volume conditions: `(key, window, counts tokens, threshold)`.
+    pub fn volume(&self) -> [(&'static str, crate::volume::Window, bool, Option<u64>); 6] {
+        use crate::volume::Window::{Day, Hour, Month};
+        [
+            (
+                "requests_per_hour_at_least",
+                Hour,
+                false,
+                self.requests_per_hour_at_least,
+            ),
+            (
+                "requests_per_day_at_least",
+                Day,
+                false,
+                self.requests_per_day_at_least,
+            ),
+            (
+                "requests_per_month_at_least",
+                Month,
+                false,
+                self.requests_per_month_at_least,
+            ),
+            (
+                "tokens_per_hour_at_least",
+                Hour,
+                true,
+                self.tokens_per_hour_at_least,
+            ),
+            (
+                "tokens_per_day_at_least",
+                Day,
+                true,
+                self.tokens_per_day_at_least,
+            ),
+            (
+                "tokens_per_month_at_least",
+                Month,
+                true,
+                self.tokens_per_month_at_least,
+            ),
+        ]
+    }
 }
 
 #[derive(Debug, Deserialize)]

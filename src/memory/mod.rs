@@ -290,68 +290,6 @@ fn fingerprint(keys: (u64, u64), key: Option<&str>, text: &str) -> u64 {
     h.finish()
 }
 
-/// The assistant text of a non-streamed `chat.completion` body, if any.
-pub fn completion_text(body: &[u8]) -> Option<String> {
-    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
-    let content = v.pointer("/choices/0/message/content")?.as_str()?;
-    Some(content.to_owned())
-}
-
-/// Longest streamed completion kept to fingerprint (longer ones are cut).
-const MAX_STREAMED_COMPLETION: usize = 1 << 20;
-
-/// Passes an OpenAI SSE stream through unchanged while collecting the first
-/// choice's `delta.content`; when the stream ends, `on_end` gets the text.
-pub fn tap_completion(
-    upstream: crate::providers::ByteStream,
-    max_event_bytes: usize,
-    on_end: impl FnOnce(String) + Send + 'static,
-) -> crate::providers::ByteStream {
-    use crate::providers::sse::SseDecoder;
-    use futures_util::StreamExt;
-
-    struct Tap<F> {
-        upstream: crate::providers::ByteStream,
-        decoder: SseDecoder,
-        text: String,
-        on_end: Option<F>,
-    }
-    let state = Tap {
-        upstream,
-        decoder: SseDecoder::new(max_event_bytes),
-        text: String::new(),
-        on_end: Some(on_end),
-    };
-    Box::pin(futures_util::stream::unfold(state, |mut t| async move {
-        match t.upstream.next().await {
-            Some(Ok(chunk)) => {
-                if t.decoder.push(&chunk).is_ok() {
-                    while let Some(ev) = t.decoder.next_event() {
-                        let Ok(v) = serde_json::from_str::<serde_json::Value>(&ev.data) else {
-                            continue;
-                        };
-                        if let Some(piece) = v
-                            .pointer("/choices/0/delta/content")
-                            .and_then(|c| c.as_str())
-                            && t.text.len() + piece.len() <= MAX_STREAMED_COMPLETION
-                        {
-                            t.text.push_str(piece);
-                        }
-                    }
-                }
-                Some((Ok(chunk), t))
-            }
-            Some(Err(never)) => match never {},
-            None => {
-                if let Some(f) = t.on_end.take() {
-                    f(std::mem::take(&mut t.text));
-                }
-                None
-            }
-        }
-    }))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -471,12 +409,5 @@ mod tests {
         });
         m.remember(None, Level::Restricted, [(Role::User, LONG)]);
         assert_eq!(recalled(&m, None, &[seg(Role::User, LONG)]).await, None);
-    }
-
-    #[test]
-    fn completion_text_reads_the_first_choice() {
-        let body = br#"{"choices":[{"message":{"role":"assistant","content":"hello there"}}]}"#;
-        assert_eq!(completion_text(body).as_deref(), Some("hello there"));
-        assert_eq!(completion_text(b"not json"), None);
     }
 }

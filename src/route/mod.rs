@@ -47,6 +47,9 @@ pub struct Facts<'a> {
     /// The level the request would have with every redactable finding
     /// replaced (used only with `on_violation = "redact"`).
     pub redacted_level: Level,
+    /// Requests and tokens of the request's task kind in each window
+    /// (`volume::Window` order), for volume conditions.
+    pub task_volume: [crate::volume::Count; 3],
 }
 
 /// What the caller asked for, resolved against the config.
@@ -288,6 +291,7 @@ fn rule_matches(when: &crate::config::When, facts: &Facts<'_>) -> bool {
             .key
             .as_ref()
             .is_none_or(|ks| facts.key.is_some_and(|k| ks.iter().any(|x| x == k)))
+        && when.volume.iter().all(|v| v.holds(&facts.task_volume))
 }
 
 fn by_rules(

@@ -96,6 +96,7 @@ fn run(
             complexity: cx,
             key: None,
             redacted_level: Level::Public,
+            task_volume: Default::default(),
         },
         state,
     )
@@ -179,6 +180,7 @@ fn key_condition() {
             complexity: &cx(0.1, Task::Chat),
             key: Some("vip"),
             redacted_level: Level::Public,
+            task_volume: Default::default(),
         },
         &up,
     )
@@ -300,6 +302,7 @@ fn embeddings_are_never_rerouted() {
         complexity: &emb,
         key: None,
         redacted_level: Level::Public,
+        task_volume: Default::default(),
     };
     let e = decide(&c, &f("auto"), &up).expect_err("forbidden");
     assert!(matches!(e, RouteError::PolicyViolation { .. }));
@@ -369,6 +372,7 @@ fn no_decision_ever_leaves_the_allowed_tiers() {
                                     complexity: &cx(score, task),
                                     key: None,
                                     redacted_level: Level::Public,
+                                    task_volume: Default::default(),
                                 };
                                 if let Ok(d) = decide(&c, &facts, &state) {
                                     // A redacted request carries only public data here.
@@ -413,4 +417,42 @@ pool = "local"
     let d = run(&c, "auto", Level::Restricted, &cx(0.1, Task::Chat), &up).expect("ok");
     assert_eq!(d.rule, "secret-local");
     assert_eq!(d.skipped[0].rule, "easy");
+}
+
+#[test]
+fn volume_conditions_match_the_task_counts() {
+    use crate::volume::Count;
+    let toml = TOML.replace(
+        "[[rules]]\nname = \"code-private\"",
+        "[[rules]]\nname = \"busy-extraction-local\"\nwhen = { task = [\"extraction\"], tokens_per_day_at_least = 5000000, requests_per_hour_at_least = 10 }\npool = \"local\"\n\n[[rules]]\nname = \"code-private\"",
+    );
+    let c = from_toml_str(&toml, &|_| Some("sk".into()))
+        .expect("valid")
+        .config;
+    let at = |hour_requests: u64, day_tokens: u64, task| {
+        let cx = cx(0.9, task);
+        let mut volume = [Count::default(); 3];
+        volume[crate::volume::Window::Hour as usize].requests = hour_requests;
+        volume[crate::volume::Window::Day as usize].tokens = day_tokens;
+        decide(
+            &c,
+            &Facts {
+                endpoint: Endpoint::Chat,
+                model: "auto",
+                level: Level::Public,
+                complexity: &cx,
+                key: None,
+                redacted_level: Level::Public,
+                task_volume: volume,
+            },
+            &up,
+        )
+        .expect("ok")
+        .rule
+    };
+    assert_eq!(at(10, 5_000_000, Task::Extraction), "busy-extraction-local");
+    // Each threshold must hold, and only for the named task.
+    assert_ne!(at(9, 5_000_000, Task::Extraction), "busy-extraction-local");
+    assert_ne!(at(10, 4_999_999, Task::Extraction), "busy-extraction-local");
+    assert_ne!(at(10, 5_000_000, Task::Chat), "busy-extraction-local");
 }

@@ -139,3 +139,103 @@ async fn replicas_share_conversation_memory_and_fail_closed_without_redis() {
     }
     assert_eq!(doc["sensitivity"]["level"], "public", "{doc}");
 }
+
+async fn explain_volume(app: &crate::TestApp, text: &str) -> Value {
+    app.explain(json!({"model": "auto", "messages": [{"role": "user", "content": text}]}))
+        .await["volume"]
+        .clone()
+}
+
+async fn readyz_redis(app: &crate::TestApp) -> String {
+    let v: Value = app
+        .http
+        .get(app.url("/readyz"))
+        .send()
+        .await
+        .expect("readyz")
+        .json()
+        .await
+        .expect("json");
+    v["state"]["redis"].as_str().unwrap_or("").to_owned()
+}
+
+#[tokio::test]
+async fn replicas_share_volume_counts_and_fall_back_to_local_ones() {
+    let mut redis = Redis::start().await;
+    let w = World::new().await;
+    // Extraction goes to the cloud until the fleet has seen 3 extraction
+    // requests in the hour; then it is busy enough to keep local. (Memory is
+    // off here: without Redis it would fail closed, tested above.)
+    let extra = format!(
+        "[memory]\nenabled = false\n\n[state]\nredis_url = \"{}\"\nsync_ms = 50\ntimeout_ms = 200\n\n\
+         [[rules]]\nname = \"busy-extraction\"\nwhen = {{ task = [\"extraction\"], requests_per_hour_at_least = 3 }}\npool = \"local\"\n\n\
+         [[rules]]\nname = \"extraction-cloud\"\nwhen = {{ task = [\"extraction\"] }}\npool = \"frontier\"\n",
+        redis.url()
+    );
+    let a = spawn(&w.toml(&extra)).await;
+    let b = spawn(&w.toml(&extra)).await;
+    let ask = "Extract the product names from this list: apples, pears.";
+    for (app, expected) in [(&a, "extraction-cloud"), (&a, "extraction-cloud")] {
+        let r = app.chat(crate::user(ask)).await;
+        assert_eq!(header(&r, "x-airlock-rule"), expected);
+    }
+    // B has served nothing, yet sees A's two requests once they are synced.
+    let mut volume = Value::Null;
+    for _ in 0..100 {
+        volume = explain_volume(&b, ask).await;
+        if volume["windows"]["1h"]["requests"] == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(volume["task"], "extraction", "{volume}");
+    assert_eq!(volume["windows"]["1h"]["requests"], 2, "{volume}");
+    assert!(
+        volume["windows"]["30d"]["tokens"].as_u64().unwrap_or(0) > 0,
+        "{volume}"
+    );
+    assert_eq!(volume["redis"], "ok");
+    assert_eq!(readyz_redis(&b).await, "ok");
+    let r = b.chat(crate::user(ask)).await;
+    assert_eq!(
+        header(&r, "x-airlock-rule"),
+        "extraction-cloud",
+        "third request"
+    );
+    // The fourth, through A, sees three in the fleet: local.
+    let mut rule = String::new();
+    for _ in 0..100 {
+        let doc = a
+            .explain(json!({"model": "auto", "messages": [{"role": "user", "content": ask}]}))
+            .await;
+        rule = doc["rule"].as_str().unwrap_or("").to_owned();
+        if rule == "busy-extraction" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(rule, "busy-extraction");
+    let r = a.chat(crate::user(ask)).await;
+    assert_eq!(header(&r, "x-airlock-tier"), "local");
+
+    // Redis goes away: each process routes on its own counts and says so.
+    redis.stop();
+    let mut state = String::new();
+    for _ in 0..100 {
+        state = readyz_redis(&b).await;
+        if state == "unreachable" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(state, "unreachable");
+    let volume = explain_volume(&b, ask).await;
+    assert_eq!(volume["redis"], "unreachable");
+    assert_eq!(
+        volume["windows"]["1h"]["requests"], 1,
+        "B's own count: {volume}"
+    );
+    let r = b.chat(crate::user(ask)).await;
+    assert_eq!(r.status(), 200, "no Redis is no reason to fail");
+    assert_eq!(header(&r, "x-airlock-rule"), "extraction-cloud");
+}

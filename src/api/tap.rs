@@ -1,0 +1,171 @@
+//! What serving keeps of an answer once it is sent: the assistant text (for
+//! conversation memory) and the token usage (for volume counters), read
+//! from a JSON body or from the SSE events as they pass through unchanged.
+//! A stream that ends early, because the upstream broke or the client left,
+//! still reports what it carried so far.
+//!
+//! Must not: change, delay or buffer the bytes it passes on, or keep more
+//! than `MAX_TEXT` bytes of text.
+
+use crate::providers::ByteStream;
+use crate::providers::sse::SseDecoder;
+use futures_util::StreamExt;
+use serde_json::Value;
+
+/// Longest completion text kept to fingerprint (longer ones are cut).
+const MAX_TEXT: usize = 1 << 20;
+
+/// What an answer carried.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Answer {
+    /// The first choice's assistant text.
+    pub text: String,
+    /// `usage.total_tokens`, when the upstream reported it.
+    pub total_tokens: Option<u64>,
+}
+
+impl Answer {
+    /// Tokens to count: the reported total, else an estimate from the
+    /// prompt estimate and the text (4 bytes a token).
+    pub fn tokens(&self, prompt_estimate: u64) -> u64 {
+        self.total_tokens
+            .unwrap_or_else(|| prompt_estimate + (self.text.len() as u64).div_ceil(4))
+    }
+
+    fn read(&mut self, v: &Value, path: &str) {
+        if let Some(piece) = v.pointer(path).and_then(Value::as_str)
+            && self.text.len() + piece.len() <= MAX_TEXT
+        {
+            self.text.push_str(piece);
+        }
+        if let Some(n) = v.pointer("/usage/total_tokens").and_then(Value::as_u64) {
+            self.total_tokens = Some(n);
+        }
+    }
+}
+
+/// The answer in a non-streamed `chat.completion` or embeddings body.
+pub fn json_answer(body: &[u8]) -> Answer {
+    let mut a = Answer::default();
+    if let Ok(v) = serde_json::from_slice::<Value>(body) {
+        a.read(&v, "/choices/0/message/content");
+    }
+    a
+}
+
+/// Passes an OpenAI SSE stream through unchanged; `on_end` gets what it
+/// carried when it ends or is dropped, whichever comes first.
+pub fn tap_stream(
+    upstream: ByteStream,
+    max_event_bytes: usize,
+    on_end: impl FnOnce(Answer) + Send + 'static,
+) -> ByteStream {
+    struct Tap<F: FnOnce(Answer)> {
+        upstream: ByteStream,
+        decoder: SseDecoder,
+        answer: Answer,
+        on_end: Option<F>,
+    }
+    impl<F: FnOnce(Answer)> Tap<F> {
+        fn finish(&mut self) {
+            if let Some(f) = self.on_end.take() {
+                f(std::mem::take(&mut self.answer));
+            }
+        }
+    }
+    impl<F: FnOnce(Answer)> Drop for Tap<F> {
+        fn drop(&mut self) {
+            self.finish();
+        }
+    }
+    let state = Tap {
+        upstream,
+        decoder: SseDecoder::new(max_event_bytes),
+        answer: Answer::default(),
+        on_end: Some(on_end),
+    };
+    Box::pin(futures_util::stream::unfold(state, |mut t| async move {
+        match t.upstream.next().await {
+            Some(Ok(chunk)) => {
+                if t.decoder.push(&chunk).is_ok() {
+                    while let Some(ev) = t.decoder.next_event() {
+                        if let Ok(v) = serde_json::from_str::<Value>(&ev.data) {
+                            t.answer.read(&v, "/choices/0/delta/content");
+                        }
+                    }
+                }
+                Some((Ok(chunk), t))
+            }
+            Some(Err(never)) => match never {},
+            None => {
+                t.finish();
+                None
+            }
+        }
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use std::sync::{Arc, Mutex};
+
+    #[test]
+    fn json_answer_reads_text_and_usage() {
+        let body = br#"{"choices":[{"message":{"role":"assistant","content":"hello there"}}],"usage":{"prompt_tokens":5,"completion_tokens":2,"total_tokens":7}}"#;
+        let a = json_answer(body);
+        assert_eq!(a.text, "hello there");
+        assert_eq!(a.tokens(100), 7);
+        let a = json_answer(b"not json");
+        assert_eq!(a, Answer::default());
+        assert_eq!(a.tokens(10), 10, "estimate without usage");
+    }
+
+    fn stream(pieces: Vec<&'static str>) -> ByteStream {
+        Box::pin(futures_util::stream::iter(pieces.into_iter().map(|p| {
+            Ok::<_, std::convert::Infallible>(Bytes::from_static(p.as_bytes()))
+        })))
+    }
+
+    #[tokio::test]
+    async fn stream_passes_bytes_and_reports_at_the_end() {
+        let got = Arc::new(Mutex::new(None));
+        let g = got.clone();
+        let events = vec![
+            "data: {\"choices\":[{\"delta\":{\"content\":\"Hel\"}}]}\n\n",
+            "data: {\"choices\":[{\"delta\":{\"content\":\"lo\"}}]}\n\ndata: {\"choices\":[],\"usage\":{\"total_tokens\":9}}\n\n",
+            "data: [DONE]\n\n",
+        ];
+        let out: Vec<_> = tap_stream(stream(events.clone()), 1 << 16, move |a| {
+            *g.lock().expect("lock") = Some(a);
+        })
+        .collect()
+        .await;
+        let bytes: Vec<u8> = out
+            .into_iter()
+            .flat_map(|c| c.expect("ok").to_vec())
+            .collect();
+        assert_eq!(bytes, events.concat().into_bytes(), "unchanged");
+        let a = got.lock().expect("lock").clone().expect("reported");
+        assert_eq!((a.text.as_str(), a.total_tokens), ("Hello", Some(9)));
+    }
+
+    #[tokio::test]
+    async fn a_dropped_stream_reports_what_it_carried() {
+        let got = Arc::new(Mutex::new(None));
+        let g = got.clone();
+        let mut s = tap_stream(
+            stream(vec![
+                "data: {\"choices\":[{\"delta\":{\"content\":\"partial\"}}]}\n\n",
+                "data: {\"choices\":[{\"delta\":{\"content\":\" more\"}}]}\n\n",
+            ]),
+            1 << 16,
+            move |a| *g.lock().expect("lock") = Some(a),
+        );
+        let _ = s.next().await;
+        drop(s);
+        let a = got.lock().expect("lock").clone().expect("reported on drop");
+        assert_eq!(a.text, "partial");
+    }
+}
