@@ -153,6 +153,10 @@ impl From<RouteError> for ApiError {
             },
             RouteError::PolicyViolation { message } => ApiError::PolicyViolation { message },
             RouteError::NoEligibleBackend { message } => ApiError::NoEligibleBackend { message },
+            RouteError::Capability { param, message } => ApiError::UnsupportedParameter {
+                param: Some(param.to_owned()),
+                message,
+            },
         }
     }
 }

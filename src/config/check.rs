@@ -634,6 +634,16 @@ fn check_backend(
     let (Some(protocol), Some(tier), true) = (protocol, tier, ok) else {
         return None;
     };
+    let caps = check_caps(c, &base, &b.caps(), super::Caps::default_for(tier));
+    let mut model_caps = HashMap::new();
+    for (model, raw) in &b.capabilities {
+        let key = format!("{base}.capabilities.{model:?}");
+        if !b.models.iter().any(|m| m == model) {
+            c.err(&key, format!("{model:?} is not in {base}.models"));
+            continue;
+        }
+        model_caps.insert(model.clone(), check_caps(c, &key, raw, caps));
+    }
     Some(Backend {
         name: b.name.clone(),
         protocol,
@@ -641,7 +651,54 @@ fn check_backend(
         tier,
         models: b.models.clone(),
         key,
+        caps,
+        model_caps,
     })
+}
+
+/// `raw` over `base`; errors name `{key}.field`.
+fn check_caps(
+    c: &mut Checker,
+    key: &str,
+    raw: &super::raw::RawCaps,
+    base: super::Caps,
+) -> super::Caps {
+    let mut caps = base;
+    if let Some(n) = raw.context_window {
+        if n < 256 {
+            c.err(
+                format!("{key}.context_window"),
+                format!("{n} tokens is too small (at least 256)"),
+            );
+        }
+        caps.context_window = n;
+    }
+    if let Some(ms) = &raw.modalities {
+        caps.images = false;
+        caps.audio = false;
+        let mut text = false;
+        for (j, m) in ms.iter().enumerate() {
+            match m.as_str() {
+                "text" => text = true,
+                "image" => caps.images = true,
+                "audio" => caps.audio = true,
+                other => c.err(
+                    format!("{key}.modalities[{j}]"),
+                    format!("unknown modality {other:?} (expected text, image or audio)"),
+                ),
+            }
+        }
+        if !text {
+            c.err(format!("{key}.modalities"), "must include \"text\"");
+        }
+    }
+    if let Some(t) = raw.tools {
+        caps.tools = t;
+    }
+    if let Some(j) = raw.json_schema {
+        caps.json_schema = j;
+    }
+    caps
 }
 
 fn valid_name(s: &str) -> bool {

@@ -207,9 +207,50 @@ pub struct Backend {
     pub tier: Tier,
     pub models: Vec<String>,
     pub key: KeyState,
+    /// What its models take, unless overridden per model.
+    pub caps: Caps,
+    pub model_caps: HashMap<String, Caps>,
+}
+
+/// What a model can take. Defaults (`Caps::default_for`): local models 8,192
+/// tokens of context, text only, tools, no `json_schema`; cloud models
+/// 128,000 tokens, text and images, tools and `json_schema`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Caps {
+    pub context_window: u64,
+    pub images: bool,
+    pub audio: bool,
+    pub tools: bool,
+    pub json_schema: bool,
+}
+
+impl Caps {
+    pub fn default_for(tier: Tier) -> Caps {
+        match tier {
+            Tier::Local => Caps {
+                context_window: 8_192,
+                images: false,
+                audio: false,
+                tools: true,
+                json_schema: false,
+            },
+            Tier::PrivateCloud | Tier::PublicCloud => Caps {
+                context_window: 128_000,
+                images: true,
+                audio: false,
+                tools: true,
+                json_schema: true,
+            },
+        }
+    }
 }
 
 impl Backend {
+    /// What `model` can take.
+    pub fn caps_of(&self, model: &str) -> Caps {
+        self.model_caps.get(model).copied().unwrap_or(self.caps)
+    }
+
     /// A backend whose declared key is missing is never called.
     pub fn is_configured(&self) -> bool {
         !matches!(self.key, KeyState::Missing(_))

@@ -171,6 +171,38 @@ pub struct RawBackend {
     pub models: Vec<String>,
     pub api_key_env: Option<String>,
     pub api_key_file: Option<String>,
+    /// Capabilities of every model of the backend (defaults by tier);
+    /// the same keys as `RawCaps` (serde cannot flatten with
+    /// `deny_unknown_fields`).
+    pub context_window: Option<u64>,
+    pub modalities: Option<Vec<String>>,
+    pub tools: Option<bool>,
+    pub json_schema: Option<bool>,
+    /// Per-model overrides: `[backends.capabilities."llava:13b"]`.
+    #[serde(default)]
+    pub capabilities: BTreeMap<String, RawCaps>,
+}
+
+impl RawBackend {
+    pub fn caps(&self) -> RawCaps {
+        RawCaps {
+            context_window: self.context_window,
+            modalities: self.modalities.clone(),
+            tools: self.tools,
+            json_schema: self.json_schema,
+        }
+    }
+}
+
+/// What a model can take: `context_window` (tokens), `modalities`
+/// (`text`, `image`, `audio`), `tools`, `json_schema`.
+#[derive(Debug, Deserialize, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RawCaps {
+    pub context_window: Option<u64>,
+    pub modalities: Option<Vec<String>>,
+    pub tools: Option<bool>,
+    pub json_schema: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -92,6 +92,8 @@ pub struct ChatRequest {
     pub include_usage: bool,
     pub has_tools: bool,
     pub max_tokens: Option<u64>,
+    /// `response_format.type` is `json_schema` (structured output).
+    pub json_schema: bool,
 }
 
 fn as_object(bytes: &[u8]) -> Result<Map<String, Value>, RequestError> {
@@ -182,6 +184,16 @@ impl ChatRequest {
         {
             return Err(RequestError::new("n", "n must be at least 1"));
         }
+        let json_schema = match body.get("response_format") {
+            None | Some(Value::Null) => false,
+            Some(Value::Object(o)) => o.get("type").and_then(Value::as_str) == Some("json_schema"),
+            Some(_) => {
+                return Err(RequestError::new(
+                    "response_format",
+                    "response_format must be an object",
+                ));
+            }
+        };
         let req = ChatRequest {
             body,
             model,
@@ -189,6 +201,7 @@ impl ChatRequest {
             include_usage,
             has_tools,
             max_tokens,
+            json_schema,
         };
         req.check_messages()?;
         Ok(req)

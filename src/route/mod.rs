@@ -50,6 +50,48 @@ pub struct Facts<'a> {
     /// Requests and tokens of the request's task kind in each window
     /// (`volume::Window` order), for volume conditions.
     pub task_volume: [crate::volume::Count; 3],
+    /// What a model must be able to take to serve the request.
+    pub needs: Needs,
+}
+
+/// What a request needs of a model: hard limits checked before any rule.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Needs {
+    pub images: bool,
+    pub audio: bool,
+    /// Estimated prompt tokens plus `max_tokens`.
+    pub tokens: u64,
+    pub tools: bool,
+    pub json_schema: bool,
+}
+
+impl Needs {
+    /// The first need `caps` does not meet: the request parameter it comes
+    /// from and what is missing.
+    pub fn unmet(&self, caps: &crate::config::Caps) -> Option<(&'static str, String)> {
+        if self.images && !caps.images {
+            return Some(("messages", "images".into()));
+        }
+        if self.audio && !caps.audio {
+            return Some(("messages", "audio".into()));
+        }
+        if self.tokens > caps.context_window {
+            return Some((
+                "max_tokens",
+                format!(
+                    "a context window of about {} tokens (prompt estimate plus max_tokens)",
+                    self.tokens
+                ),
+            ));
+        }
+        if self.tools && !caps.tools {
+            return Some(("tools", "tools".into()));
+        }
+        if self.json_schema && !caps.json_schema {
+            return Some(("response_format", "json_schema output".into()));
+        }
+        None
+    }
 }
 
 /// What the caller asked for, resolved against the config.
@@ -96,6 +138,12 @@ pub enum RouteError {
         message: String,
     },
     NoEligibleBackend {
+        message: String,
+    },
+    /// The model asked for cannot take the request (images, context,
+    /// tools, structured output); `param` is the request field at fault.
+    Capability {
+        param: &'static str,
         message: String,
     },
 }
@@ -157,7 +205,7 @@ pub fn decide(
     let allowed = config.policy.allowed_tiers(facts.level);
     let requested = resolve(config, facts.model)?;
     let explicit_pool = |pool: Option<String>, members: &[Target]| {
-        let (candidates, _) = eligible(config, members, allowed, state);
+        let (candidates, _) = eligible(config, members, allowed, &facts.needs, state);
         Decision {
             rule: EXPLICIT_RULE.into(),
             pool,
@@ -192,11 +240,15 @@ pub fn decide(
         Requested::Auto => Some(EMBEDDINGS_POOL.to_owned()),
         Requested::Target(_) => None,
     };
-    let (candidates, why) = eligible(config, &members, allowed, state);
+    let (candidates, why) = eligible(config, &members, allowed, &facts.needs, state);
     if !candidates.is_empty() {
         return Ok(explicit_pool(pool_name, &members));
     }
     match why {
+        Ineligible::Capability(param, what) => Err(RouteError::Capability {
+            param,
+            message: format!("{asked} cannot take this request: it needs {what}"),
+        }),
         Ineligible::Unconfigured => Err(RouteError::NoEligibleBackend {
             message: format!("{asked} has no configured backend (its API key is missing)"),
         }),
@@ -213,7 +265,7 @@ pub fn decide(
             }
             if config.policy.on_violation == OnViolation::Redact {
                 let redacted = config.policy.allowed_tiers(facts.redacted_level);
-                let (candidates, _) = eligible(config, &members, redacted, state);
+                let (candidates, _) = eligible(config, &members, redacted, &facts.needs, state);
                 if !candidates.is_empty() {
                     return Ok(Decision {
                         rule: EXPLICIT_RULE.into(),
@@ -243,29 +295,41 @@ fn tiers_list(set: TierSet) -> String {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Ineligible {
     Tier,
+    /// Allowed backends exist, but no model of them can take the request:
+    /// the request parameter and what is missing.
+    Capability(&'static str, String),
     Unconfigured,
 }
 
-/// Members whose tier is allowed and whose backend is configured, those not
-/// known to be down first. Also says why the list is empty, when it is.
+/// Members whose tier is allowed, whose model can take the request and whose
+/// backend is configured, those not known to be down first. Also says why
+/// the list is empty, when it is.
 fn eligible(
     config: &Config,
     members: &[Target],
     allowed: TierSet,
+    needs: &Needs,
     state: &dyn Fn(BackendId) -> BackendState,
 ) -> (Vec<Target>, Ineligible) {
     let mut healthy = Vec::new();
     let mut down = Vec::new();
     let mut tier_ok = false;
+    let mut unmet = None;
+    let mut capable = false;
     for t in members {
         let b = config.backend(t.backend);
         if !allowed.contains(b.tier) {
             continue;
         }
         tier_ok = true;
+        if let Some(miss) = needs.unmet(&b.caps_of(&t.model)) {
+            unmet.get_or_insert(miss);
+            continue;
+        }
+        capable = true;
         match state(t.backend) {
             BackendState::Unconfigured => {}
             BackendState::Down => down.push(t.clone()),
@@ -273,10 +337,10 @@ fn eligible(
         }
     }
     healthy.extend(down);
-    let why = if tier_ok {
-        Ineligible::Unconfigured
-    } else {
-        Ineligible::Tier
+    let why = match (tier_ok, capable, unmet) {
+        (false, _, _) => Ineligible::Tier,
+        (true, false, Some((param, what))) => Ineligible::Capability(param, what),
+        _ => Ineligible::Unconfigured,
     };
     (healthy, why)
 }
@@ -302,21 +366,26 @@ fn by_rules(
 ) -> Result<Decision, RouteError> {
     let mut skipped = Vec::new();
     let mut unconfigured_only = false;
+    let mut capability_missed = false;
     for rule in &config.rules {
         if !rule_matches(&rule.when, facts) {
             continue;
         }
         let pool = config.pool(rule.pool);
-        let (candidates, why) = eligible(config, &pool.members, allowed, state);
+        let (candidates, why) = eligible(config, &pool.members, allowed, &facts.needs, state);
         if candidates.is_empty() {
+            unconfigured_only |= why == Ineligible::Unconfigured;
             skipped.push(Skipped {
                 rule: rule.name.clone(),
                 reason: match why {
                     Ineligible::Tier => "no backend in an allowed tier",
+                    Ineligible::Capability(..) => {
+                        capability_missed = true;
+                        "no model that can take the request (modality, context, tools or json_schema)"
+                    }
                     Ineligible::Unconfigured => "no configured backend",
                 },
             });
-            unconfigured_only |= why == Ineligible::Unconfigured;
             continue;
         }
         return Ok(Decision {
@@ -329,7 +398,13 @@ fn by_rules(
             redact: false,
         });
     }
-    let message = if unconfigured_only {
+    let message = if capability_missed {
+        format!(
+            "no allowed backend for {} data has a model that can take this request \
+             (images, context window, tools or json_schema)",
+            facts.level
+        )
+    } else if unconfigured_only {
         format!(
             "no backend is available for {} data: the allowed backends ({}) are unconfigured",
             facts.level,
@@ -341,6 +416,15 @@ fn by_rules(
             facts.level,
             tiers_list(allowed)
         )
+    };
+    let passed: Vec<String> = skipped
+        .iter()
+        .map(|s| format!("{}: {}", s.rule, s.reason))
+        .collect();
+    let message = if passed.is_empty() {
+        message
+    } else {
+        format!("{message}; rules passed over: {}", passed.join("; "))
     };
     Err(RouteError::NoEligibleBackend { message })
 }

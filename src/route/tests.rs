@@ -97,6 +97,7 @@ fn run(
             key: None,
             redacted_level: Level::Public,
             task_volume: Default::default(),
+            needs: Default::default(),
         },
         state,
     )
@@ -181,6 +182,7 @@ fn key_condition() {
             key: Some("vip"),
             redacted_level: Level::Public,
             task_volume: Default::default(),
+            needs: Default::default(),
         },
         &up,
     )
@@ -303,6 +305,7 @@ fn embeddings_are_never_rerouted() {
         key: None,
         redacted_level: Level::Public,
         task_volume: Default::default(),
+        needs: Default::default(),
     };
     let e = decide(&c, &f("auto"), &up).expect_err("forbidden");
     assert!(matches!(e, RouteError::PolicyViolation { .. }));
@@ -373,6 +376,7 @@ fn no_decision_ever_leaves_the_allowed_tiers() {
                                     key: None,
                                     redacted_level: Level::Public,
                                     task_volume: Default::default(),
+                                    needs: Default::default(),
                                 };
                                 if let Ok(d) = decide(&c, &facts, &state) {
                                     // A redacted request carries only public data here.
@@ -444,6 +448,7 @@ fn volume_conditions_match_the_task_counts() {
                 key: None,
                 redacted_level: Level::Public,
                 task_volume: volume,
+                needs: Default::default(),
             },
             &up,
         )

@@ -329,18 +329,87 @@ async fn history_and_tool_results_are_scanned() {
 }
 
 #[tokio::test]
-async fn images_count_as_the_unscannable_level() {
+async fn images_count_as_the_unscannable_level_and_need_a_vision_model() {
     let w = World::new().await;
+    let image = json!({"model": "frontier", "messages": [{"role": "user", "content": [
+        {"type": "text", "text": "what is this?"},
+        {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}]}]});
+    // By default local models take text only: the image may not leave and
+    // no local model can read it, so the request fails closed.
     let app = spawn(&w.toml("")).await;
-    let r = app
-        .explain(
-            json!({"model": "frontier", "messages": [{"role": "user", "content": [
-            {"type": "text", "text": "what is this?"},
-            {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}]}]}),
-        )
+    let doc = app.explain(image.clone()).await;
+    assert_eq!(doc["sensitivity"]["level"], "confidential");
+    assert_eq!(doc["decision"], Value::Null, "{doc}");
+    let r = app.chat(image.clone()).await;
+    assert_eq!(r.status(), 503);
+    let body: Value = r.json().await.expect("json");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("images"),
+        "{body}"
+    );
+    assert_eq!(w.cloud.chat_count(), 0);
+    // Declared as a vision model, the local model serves it.
+    let vision = w.toml("").replace(
+        "models = [\"llama3.1:8b\", \"nomic-embed-text\", \"shared\"]",
+        "models = [\"llama3.1:8b\", \"nomic-embed-text\", \"shared\"]\ncapabilities.\"llama3.1:8b\" = { modalities = [\"text\", \"image\"] }",
+    );
+    let app = spawn(&vision).await;
+    let doc = app.explain(image).await;
+    assert_eq!(doc["decision"]["tier"], "local", "{doc}");
+    assert_eq!(doc["decision"]["model"], "llama3.1:8b");
+}
+
+#[tokio::test]
+async fn context_window_tools_and_json_schema_are_hard_limits() {
+    let w = World::new().await;
+    let limits = w.toml("").replace(
+        "models = [\"qwen\", \"shared\"]",
+        "models = [\"qwen\", \"shared\"]\ncontext_window = 4096\ntools = false",
+    );
+    let app = spawn(&limits).await;
+    let ask = |extra: Value| {
+        let mut body =
+            json!({"model": "lmstudio/qwen", "messages": [{"role": "user", "content": "hi"}]});
+        for (k, v) in extra.as_object().expect("object") {
+            body[k] = v.clone();
+        }
+        app.chat(body)
+    };
+    for (extra, param) in [
+        (json!({"max_tokens": 5000}), "max_tokens"),
+        (
+            json!({"tools": [{"type": "function", "function": {"name": "f", "parameters": {}}}]}),
+            "tools",
+        ),
+        (
+            json!({"response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": {}}}}),
+            "response_format",
+        ),
+    ] {
+        let r = ask(extra.clone()).await;
+        assert_eq!(r.status(), 400, "{extra}");
+        let body: Value = r.json().await.expect("json");
+        assert_eq!(body["error"]["code"], "unsupported_parameter", "{body}");
+        assert_eq!(body["error"]["param"], param, "{body}");
+    }
+    assert_eq!(w.lmstudio.chat_count(), 0);
+    let r = ask(json!({"max_tokens": 1000})).await;
+    assert_eq!(r.status(), 200, "within the window");
+    // With `auto`, a rule whose pool cannot take the request is passed
+    // over: the default pool (qwen, 4096 tokens) cannot take 5000, so the
+    // request fails rather than being truncated.
+    let doc = app
+        .explain(json!({"model": "auto", "max_tokens": 5000, "messages": [{"role": "user", "content": "hi"}]}))
         .await;
-    assert_eq!(r["sensitivity"]["level"], "confidential");
-    assert_eq!(r["decision"]["tier"], "local");
+    assert_eq!(doc["decision"], Value::Null, "{doc}");
+    let why = doc["error"]["message"].as_str().unwrap_or("");
+    assert!(
+        why.contains("default: no model that can take the request"),
+        "{doc}"
+    );
 }
 
 #[tokio::test]
