@@ -344,3 +344,36 @@ fn state_section_is_checked_without_printing_the_url() {
     assert!(c.state.redis_url.is_some());
     assert!(!format!("{:?}", c.state).contains("hunter2"));
 }
+
+#[test]
+fn capabilities_are_checked_and_default_by_tier() {
+    let toml = BASE.replace(
+        "models = [\"llama3.1:8b\"]",
+        "models = [\"llama3.1:8b\", \"llava\"]\ncontext_window = 100\n\
+         capabilities.llava = { modalities = [\"text\", \"video\"] }\n\
+         capabilities.\"gpt-9\" = { tools = false }",
+    );
+    assert_error(&toml, "backends[0].context_window", "too small");
+    assert_error(
+        &toml,
+        "backends[0].capabilities.\"llava\".modalities[1]",
+        "unknown modality",
+    );
+    assert_error(
+        &toml,
+        "backends[0].capabilities.\"gpt-9\"",
+        "not in backends[0].models",
+    );
+    let toml = BASE.replace(
+        "models = [\"llama3.1:8b\"]",
+        "models = [\"llama3.1:8b\", \"llava\"]\ncapabilities.llava = { modalities = [\"text\", \"image\"], context_window = 4096 }",
+    );
+    let c = from_toml_str(&toml, &with_key).expect("valid").config;
+    let local = &c.backends[0];
+    assert!(!local.caps_of("llama3.1:8b").images);
+    assert_eq!(local.caps_of("llama3.1:8b").context_window, 8192);
+    let llava = local.caps_of("llava");
+    assert!(llava.images && llava.context_window == 4096 && llava.tools);
+    let cloud = c.backends[1].caps_of("gpt-4o");
+    assert!(cloud.images && cloud.json_schema && cloud.context_window == 128_000);
+}
