@@ -290,4 +290,64 @@ mod tests {
         assert_eq!(r.level, Level::Confidential);
         assert_eq!(r.unscannable_level, Some(Level::Confidential));
     }
+
+    fn kinds(r: &SensitivityReport) -> Vec<&'static str> {
+        r.findings
+            .iter()
+            .map(|f| match f.kind {
+                FindingKind::Builtin(k) => k.as_str(),
+                FindingKind::Custom(_) => "custom",
+            })
+            .collect()
+    }
+
+    #[test]
+    fn medical_terms_are_phi_only_next_to_an_identifier() {
+        let scan = |segs: &[Segment<'_>]| {
+            sensitivity(
+                &Scanner::new(),
+                &policy(),
+                &[],
+                segs,
+                Unscannable::default(),
+                &[],
+            )
+        };
+        // A question about a condition names no one: nothing to protect.
+        let r = scan(&[seg(
+            "What are the first-line treatments for type 2 diabetes?",
+        )]);
+        assert_eq!(r.level, Level::Public, "{:?}", r.findings);
+        assert!(r.findings.is_empty());
+        // With a date of birth, the condition is PHI: restricted.
+        let r = scan(&[seg(
+            "Patient DOB 03/14/1962, on metformin for type 2 diabetes, HbA1c 8.1%",
+        )]);
+        assert_eq!(r.level, Level::Restricted);
+        let k = kinds(&r);
+        assert!(
+            k.contains(&"date_of_birth") && k.contains(&"medical_term"),
+            "{k:?}"
+        );
+        assert!(
+            r.findings
+                .iter()
+                .filter(|f| f.kind == FindingKind::Builtin(Kind::MedicalTerm))
+                .all(|f| f.category == Category::Phi && f.level == Level::Restricted)
+        );
+        // The identifier may sit in another message of the same request.
+        let system = Segment {
+            message: 0,
+            role: Role::System,
+            ..seg("You are assisting Dr. Patel with the chart of Maria Gonzalez.")
+        };
+        let r = scan(&[
+            system,
+            seg("Summarise her schizophrenia treatment history."),
+        ]);
+        assert_eq!(r.level, Level::Restricted, "{:?}", kinds(&r));
+        // A name alone (without medical terms) stays `internal`.
+        let r = scan(&[seg("Please send the agenda to Maria Gonzalez.")]);
+        assert_eq!(r.level, Level::Internal);
+    }
 }

@@ -751,3 +751,46 @@ async fn privilege_and_proprietary_code_markers_keep_requests_local() {
     assert_eq!(w.cloud.chat_count(), 1);
     assert!(!w.cloud.last().body.to_string().contains("acme"));
 }
+
+#[tokio::test]
+async fn phi_stays_local_and_redaction_removes_the_identifiers_not_the_terms() {
+    let w = World::new().await;
+    let record = "Summarise: patient born 1962-03-14, MRN: 99812233, type 2 diabetes on metformin, HbA1c 8.1%.";
+    let body = json!({"model": "frontier", "messages": [{"role": "user", "content": record}]});
+    let app = spawn(&w.toml("")).await;
+    let doc = app.explain(body.clone()).await;
+    assert_eq!(doc["sensitivity"]["level"], "restricted", "{doc}");
+    let cats: Vec<&str> = doc["sensitivity"]["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter_map(|f| f["category"].as_str())
+        .collect();
+    assert!(cats.iter().filter(|c| **c == "phi").count() >= 3, "{doc}");
+    let r = app.chat(body.clone()).await;
+    assert_eq!(header(&r, "x-airlock-tier"), "local");
+    // The same question without the identifiers is a public question.
+    let general = json!({"model": "frontier", "messages": [{"role": "user",
+        "content": "How is type 2 diabetes on metformin usually followed up when HbA1c is 8.1%?"}]});
+    let r = app.chat(general).await;
+    assert_eq!(header(&r, "x-airlock-tier"), "public_cloud");
+    assert_eq!(header(&r, "x-airlock-sensitivity"), "public");
+    // Redaction replaces the identifiers and keeps the medical terms, which
+    // are no longer about anyone.
+    let app = spawn(&w.toml("[policy]\non_violation = \"redact\"")).await;
+    w.cloud.set_fault(Fault::Echo);
+    let r = app.chat(body).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(header(&r, "x-airlock-tier"), "public_cloud");
+    let sent = w.cloud.last().body.to_string();
+    assert!(
+        !sent.contains("1962") && !sent.contains("99812233"),
+        "{sent}"
+    );
+    assert!(
+        sent.contains("metformin") && sent.contains("diabetes"),
+        "{sent}"
+    );
+    let v: Value = r.json().await.expect("json");
+    assert_eq!(v["choices"][0]["message"]["content"], record, "restored");
+}

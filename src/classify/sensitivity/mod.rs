@@ -35,6 +35,7 @@ mod ip_address;
 mod jwt;
 mod k8s_secret;
 mod legal;
+mod medical;
 mod medical_record;
 mod merge;
 pub mod names;
@@ -262,6 +263,7 @@ pub struct Scanner {
     jwt: jwt::Jwt,
     legal: legal::Legal,
     code: code::CodeMarkers,
+    medical: medical::MedicalTerms,
     card_context: Context,
     ssn_context: Context,
     phone_context: Context,
@@ -297,6 +299,7 @@ impl Scanner {
             jwt: jwt::Jwt::new(),
             legal: legal::Legal::new(),
             code: code::CodeMarkers::new(&options.code_markers),
+            medical: medical::MedicalTerms::new(),
             card_context: Context::new(card::CONTEXT_WORDS),
             ssn_context: Context::new(ssn::CONTEXT_WORDS),
             phone_context: Context::new(phone::CONTEXT_WORDS),
@@ -325,6 +328,13 @@ impl Scanner {
             ip_address::detect_v6(text, &mut found);
         }
         self.code.detect(text, &mut found);
+        let mut terms = Vec::new();
+        self.medical.detect(text, &mut terms);
+        found.extend(terms.into_iter().map(|(start, end)| Match {
+            kind: Kind::MedicalTerm,
+            start,
+            end,
+        }));
         let mut spans = Vec::new();
         if let Some(names) = &self.names {
             names.detect(text, &mut spans);

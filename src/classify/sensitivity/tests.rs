@@ -386,3 +386,19 @@ fn adversarial_repetition_stays_correct() {
     let long_key = format!("-----BEGIN PRIVATE KEY-----\n{}", "A".repeat(100_000));
     check_invariants(&long_key);
 }
+
+#[test]
+fn eponyms_in_disease_names_are_not_people() {
+    let text = "Early Parkinson disease was found, said Mary Hodgkin.";
+    let found = scan(text);
+    let people: Vec<&str> = found
+        .iter()
+        .filter(|m| m.kind == Kind::Person)
+        .map(|m| &text[m.start..m.end])
+        .collect();
+    assert!(
+        !people.iter().any(|p| p.contains("Parkinson")),
+        "{people:?}"
+    );
+    assert!(people.contains(&"Mary Hodgkin"), "{people:?}");
+}
