@@ -32,6 +32,12 @@ const VALUES: &[(&str, &str, &str)] = &[
         "d3JpdGUgdG8gamFuZS5kb2VAZXhhbXBsZS5jb20",
         "pii",
     ),
+    (
+        "PRIVILEGED & CONFIDENTIAL: the merger terms",
+        "merger",
+        "legal",
+    ),
+    ("patient DOB 03/14/1962 has schizophrenia", "1962", "phi"),
 ];
 
 #[derive(Debug, Clone, Copy)]

@@ -37,18 +37,20 @@ pub(super) struct Legal {
 
 impl Legal {
     pub(super) fn new() -> Legal {
-        let sep = r"[\s\-\u{2010}-\u{2015}]*";
+        // Words may be glued by `_` (identifiers, `name` fields), so the
+        // separators take it and word boundaries are checked by hand.
+        let sep = r"[\s_\-\u{2010}-\u{2015}]*";
         let pattern = format!(
-            r"(?ix)\b(?:
+            r"(?ix)(?:
                 attorney{sep}client{sep}privileged
-              | (?:subject|entitled)\s+to\s+(?:the\s+)?(?:attorney{sep}client|legal(?:\s+professional)?|litigation|solicitor{sep}client)\s+privilege
-              | privileged\s*(?:&|and|/)\s*confidential
-              | confidential\s*(?:&|and|/)\s*privileged
-              | legally\s+privileged
-              | without\s+prejudice(?:\s+save\s+as\s+to\s+costs)?
+              | (?:subject|entitled)[\s_]+to[\s_]+(?:the[\s_]+)?(?:attorney{sep}client|legal(?:[\s_]+professional)?|litigation|solicitor{sep}client)[\s_]+privilege
+              | privileged[\s_]*(?:&|and|/)[\s_]*confidential
+              | confidential[\s_]*(?:&|and|/)[\s_]*privileged
+              | legally[\s_]+privileged
+              | without[\s_]+prejudice(?:[\s_]+save[\s_]+as[\s_]+to[\s_]+costs)?
               | attorney{sep}work{sep}product
-              | (?:prepared\s+)?(?:at|by|under)\s+the\s+(?:direction|request)\s+of\s+(?:legal\s+)?counsel
-            )\b"
+              | (?:prepared[\s_]+)?(?:at|by|under)[\s_]+the[\s_]+(?:direction|request)[\s_]+of[\s_]+(?:legal[\s_]+)?counsel
+            )"
         );
         Legal {
             re: Regex::new(&pattern).expect("the marker pattern is fixed (covered by tests)"),
@@ -68,7 +70,7 @@ impl Legal {
         let window = &text[lo..hi];
         for m in self.re.find_iter(window) {
             let (s, e) = (lo + m.start(), lo + m.end());
-            if s > start || e < end {
+            if s > start || e < end || !boundary(text, s, e) {
                 continue;
             }
             if is_dismissal(text, s, m.as_str()) {
@@ -82,6 +84,14 @@ impl Legal {
             return;
         }
     }
+}
+
+/// Whether `text[s..e]` is not part of a longer word (`_` counts as a
+/// separator here).
+fn boundary(text: &str, s: usize, e: usize) -> bool {
+    let before = text[..s].chars().next_back();
+    let after = text[e..].chars().next();
+    !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric)
 }
 
 /// "dismissed without prejudice": the procedural term, not a marker.
@@ -165,6 +175,10 @@ mod tests {
                 "subject to the attorney\u{2013}client privilege",
             ),
             ("a legally privileged note", "legally privileged"),
+            (
+                "PRIVILEGED_&_CONFIDENTIAL_memo",
+                "PRIVILEGED_&_CONFIDENTIAL",
+            ),
         ];
         for (text, want) in cases {
             assert_eq!(legal(text), vec![want], "{text}");
@@ -182,6 +196,7 @@ mod tests {
             "the work product of the team",
             "He is of counsel to the firm.",
             "racial prejudice",
+            "unprivileged and confidential",
             // MMLU law questions: the doctrine, not a marker.
             "inadmissible, because it discloses a privileged communication",
             "ineffective assistance of counsel",
