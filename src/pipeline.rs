@@ -268,7 +268,11 @@ pub fn explain_json(config: &Config, a: &Assessment) -> Value {
                 .into_iter()
                 .map(|w| {
                     let c = a.task_volume[w as usize];
-                    (w.as_str().to_owned(), json!({"requests": c.requests, "tokens": c.tokens}))
+                    (
+                        w.as_str().to_owned(),
+                        json!({"requests": c.requests, "tokens": c.tokens(),
+                            "input_tokens": c.input_tokens, "output_tokens": c.output_tokens}),
+                    )
                 })
                 .collect::<serde_json::Map<String, Value>>(),
         },

@@ -67,17 +67,25 @@ impl Window {
     }
 }
 
-/// Requests and tokens.
+/// Requests and tokens (prompt and completion apart: they are priced apart).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Count {
     pub requests: u64,
-    pub tokens: u64,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+}
+
+impl Count {
+    pub fn tokens(&self) -> u64 {
+        self.input_tokens + self.output_tokens
+    }
 }
 
 impl std::ops::AddAssign for Count {
     fn add_assign(&mut self, o: Count) {
         self.requests += o.requests;
-        self.tokens += o.tokens;
+        self.input_tokens += o.input_tokens;
+        self.output_tokens += o.output_tokens;
     }
 }
 
@@ -329,7 +337,8 @@ async fn exchange(
                     }
                     let key = bucket_key(redis, id, w, b);
                     pipe.hincr(&key, "r", c.requests).ignore();
-                    pipe.hincr(&key, "t", c.tokens).ignore();
+                    pipe.hincr(&key, "i", c.input_tokens).ignore();
+                    pipe.hincr(&key, "o", c.output_tokens).ignore();
                     pipe.expire(&key, ((w.buckets() + 1) * w.width()) as i64)
                         .ignore();
                 }
@@ -349,22 +358,24 @@ async fn exchange(
                 pipe.cmd("HMGET")
                     .arg(bucket_key(redis, id, w, b))
                     .arg("r")
-                    .arg("t");
+                    .arg("i")
+                    .arg("o");
                 slots.push((n, w));
             }
         }
     }
-    let values: Vec<(Option<u64>, Option<u64>)> = if slots.is_empty() {
+    let values: Vec<(Option<u64>, Option<u64>, Option<u64>)> = if slots.is_empty() {
         Vec::new()
     } else {
         redis.timed(pipe.query_async(&mut conn)).await?
     };
     let mut totals: HashMap<String, [Count; 3]> = HashMap::new();
-    for ((n, w), (r, t)) in slots.into_iter().zip(values) {
+    for ((n, w), (r, i, o)) in slots.into_iter().zip(values) {
         let entry = totals.entry(ids[n].clone()).or_default();
         entry[w as usize] += Count {
             requests: r.unwrap_or(0),
-            tokens: t.unwrap_or(0),
+            input_tokens: i.unwrap_or(0),
+            output_tokens: o.unwrap_or(0),
         };
     }
     Ok(totals)
@@ -379,7 +390,8 @@ mod tests {
     fn one(tokens: u64) -> Count {
         Count {
             requests: 1,
-            tokens,
+            input_tokens: tokens,
+            output_tokens: 0,
         }
     }
 
@@ -395,7 +407,8 @@ mod tests {
             at(T0 + 30 * 60, Window::Hour),
             Count {
                 requests: 2,
-                tokens: 150
+                input_tokens: 150,
+                output_tokens: 0
             }
         );
         // 61 minutes later the first is out of the hour, still in the day.
@@ -419,7 +432,7 @@ mod tests {
         v.record_at(&dims[..1], one(10), T0);
         assert_eq!(v.count_at("task:extraction", Window::Hour, T0).requests, 2);
         assert_eq!(v.count_at("rule:default", Window::Hour, T0).requests, 1);
-        assert_eq!(v.count_at("key:team-a", Window::Hour, T0).tokens, 10);
+        assert_eq!(v.count_at("key:team-a", Window::Hour, T0).tokens(), 10);
         assert_eq!(v.count_at("key:team-b", Window::Hour, T0), Count::default());
     }
 

@@ -325,11 +325,13 @@ fn record_answer(
     prompt_tokens: u64,
     answer: &tap::Answer,
 ) {
+    let (input_tokens, output_tokens) = answer.tokens(prompt_tokens);
     app.volume.record(
         dims,
         Count {
             requests: 0,
-            tokens: answer.tokens(prompt_tokens),
+            input_tokens,
+            output_tokens,
         },
     );
     if is_chat && level > crate::types::Level::Public && !answer.text.is_empty() {
@@ -371,7 +373,7 @@ async fn serve(
         &dims,
         Count {
             requests: 1,
-            tokens: 0,
+            ..Count::default()
         },
     );
     let level = a.sensitivity.level;

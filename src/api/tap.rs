@@ -20,16 +20,20 @@ const MAX_TEXT: usize = 1 << 20;
 pub struct Answer {
     /// The first choice's assistant text.
     pub text: String,
-    /// `usage.total_tokens`, when the upstream reported it.
-    pub total_tokens: Option<u64>,
+    /// `usage.prompt_tokens` and `usage.completion_tokens`, when reported.
+    pub prompt_tokens: Option<u64>,
+    pub completion_tokens: Option<u64>,
 }
 
 impl Answer {
-    /// Tokens to count: the reported total, else an estimate from the
-    /// prompt estimate and the text (4 bytes a token).
-    pub fn tokens(&self, prompt_estimate: u64) -> u64 {
-        self.total_tokens
-            .unwrap_or_else(|| prompt_estimate + (self.text.len() as u64).div_ceil(4))
+    /// `(input, output)` tokens to count: the reported usage, else
+    /// estimates (the prompt estimate; the text at 4 bytes a token).
+    pub fn tokens(&self, prompt_estimate: u64) -> (u64, u64) {
+        (
+            self.prompt_tokens.unwrap_or(prompt_estimate),
+            self.completion_tokens
+                .unwrap_or_else(|| (self.text.len() as u64).div_ceil(4)),
+        )
     }
 
     fn read(&mut self, v: &Value, path: &str) {
@@ -38,8 +42,9 @@ impl Answer {
         {
             self.text.push_str(piece);
         }
-        if let Some(n) = v.pointer("/usage/total_tokens").and_then(Value::as_u64) {
-            self.total_tokens = Some(n);
+        if let Some(u) = v.get("usage").filter(|u| u.is_object()) {
+            self.prompt_tokens = u.get("prompt_tokens").and_then(Value::as_u64);
+            self.completion_tokens = u.get("completion_tokens").and_then(Value::as_u64);
         }
     }
 }
@@ -116,10 +121,10 @@ mod tests {
         let body = br#"{"choices":[{"message":{"role":"assistant","content":"hello there"}}],"usage":{"prompt_tokens":5,"completion_tokens":2,"total_tokens":7}}"#;
         let a = json_answer(body);
         assert_eq!(a.text, "hello there");
-        assert_eq!(a.tokens(100), 7);
+        assert_eq!(a.tokens(100), (5, 2));
         let a = json_answer(b"not json");
         assert_eq!(a, Answer::default());
-        assert_eq!(a.tokens(10), 10, "estimate without usage");
+        assert_eq!(a.tokens(10), (10, 0), "estimates without usage");
     }
 
     fn stream(pieces: Vec<&'static str>) -> ByteStream {
@@ -134,7 +139,7 @@ mod tests {
         let g = got.clone();
         let events = vec![
             "data: {\"choices\":[{\"delta\":{\"content\":\"Hel\"}}]}\n\n",
-            "data: {\"choices\":[{\"delta\":{\"content\":\"lo\"}}]}\n\ndata: {\"choices\":[],\"usage\":{\"total_tokens\":9}}\n\n",
+            "data: {\"choices\":[{\"delta\":{\"content\":\"lo\"}}]}\n\ndata: {\"choices\":[],\"usage\":{\"prompt_tokens\":7,\"completion_tokens\":2}}\n\n",
             "data: [DONE]\n\n",
         ];
         let out: Vec<_> = tap_stream(stream(events.clone()), 1 << 16, move |a| {
@@ -148,7 +153,7 @@ mod tests {
             .collect();
         assert_eq!(bytes, events.concat().into_bytes(), "unchanged");
         let a = got.lock().expect("lock").clone().expect("reported");
-        assert_eq!((a.text.as_str(), a.total_tokens), ("Hello", Some(9)));
+        assert_eq!((a.text.as_str(), a.tokens(0)), ("Hello", (7, 2)));
     }
 
     #[tokio::test]

@@ -304,7 +304,7 @@ pub struct VolumeAtLeast {
 impl VolumeAtLeast {
     pub fn holds(&self, counts: &[crate::volume::Count; 3]) -> bool {
         let c = counts[self.window as usize];
-        (if self.tokens { c.tokens } else { c.requests }) >= self.min
+        (if self.tokens { c.tokens() } else { c.requests }) >= self.min
     }
 }
 

@@ -437,7 +437,7 @@ fn volume_conditions_match_the_task_counts() {
         let cx = cx(0.9, task);
         let mut volume = [Count::default(); 3];
         volume[crate::volume::Window::Hour as usize].requests = hour_requests;
-        volume[crate::volume::Window::Day as usize].tokens = day_tokens;
+        volume[crate::volume::Window::Day as usize].input_tokens = day_tokens;
         decide(
             &c,
             &Facts {
