@@ -20,6 +20,7 @@ pub mod api;
 pub mod app;
 pub mod classify;
 pub mod config;
+pub mod cost;
 pub mod eval;
 pub mod health;
 pub mod memory;

@@ -76,6 +76,27 @@ enum Command {
         #[arg(long)]
         addr: Option<String>,
     },
+    /// Per task kind: tokens a day, cloud and local cost, break-even volume
+    /// and a recommendation. Counts come from a running gateway
+    /// (`--gateway`), from Redis when `[state] redis_url` is set, or are zero.
+    Cost {
+        #[arg(
+            long,
+            short,
+            env = "AIRLOCK_CONFIG",
+            default_value = "config/airlock.toml"
+        )]
+        config: PathBuf,
+        /// Base URL of a running gateway to ask (e.g. http://127.0.0.1:8080).
+        #[arg(long)]
+        gateway: Option<String>,
+        /// Gateway key for `--gateway`.
+        #[arg(long, env = "AIRLOCK_KEY", hide_env_values = true)]
+        key: Option<String>,
+        /// Output format.
+        #[arg(long, default_value = "table", value_parser = ["table", "json"])]
+        format: String,
+    },
     /// Score the sensitivity scanner on labelled JSONL files (PII spans, secret examples or prompts).
     EvalSensitivity {
         /// Output format.
@@ -98,6 +119,12 @@ fn main() -> ExitCode {
         } => report(explain(&config, min_sensitivity.as_deref(), &file)),
         Command::Healthcheck { config, addr } => report(healthcheck(&config, addr)),
         Command::Serve { config } => report(serve(&config)),
+        Command::Cost {
+            config,
+            gateway,
+            key,
+            format,
+        } => report(cost(&config, gateway, key, format == "json")),
         Command::EvalSensitivity { format, files } => {
             report(eval_sensitivity(format == "json", &files))
         }
@@ -244,6 +271,63 @@ fn healthcheck(path: &std::path::Path, addr: Option<String>) -> anyhow::Result<(
         );
         Ok(())
     })
+}
+
+fn cost(
+    path: &std::path::Path,
+    gateway: Option<String>,
+    key: Option<String>,
+    json: bool,
+) -> anyhow::Result<()> {
+    use airlock::cost::Row;
+    use airlock::volume::{Dim, Volume, Window};
+    let (rows, from) = runtime()?.block_on(async {
+        if let Some(base) = gateway {
+            let url = format!("{}/v1/airlock/cost", base.trim_end_matches('/'));
+            let mut req = reqwest::Client::new()
+                .get(&url)
+                .timeout(std::time::Duration::from_secs(10));
+            if let Some(k) = key {
+                req = req.bearer_auth(k);
+            }
+            let resp = req
+                .send()
+                .await
+                .with_context(|| format!("cannot reach {url}"))?;
+            anyhow::ensure!(
+                resp.status().is_success(),
+                "{url} answered {}",
+                resp.status()
+            );
+            let doc: serde_json::Value = serde_json::from_slice(&resp.bytes().await?)?;
+            let rows: Vec<Row> = serde_json::from_value(doc["rows"].clone())?;
+            return Ok::<_, anyhow::Error>((rows, format!("gateway {base}")));
+        }
+        let c = load(path)?.config;
+        let redis = airlock::state::Redis::from_settings(&c.state).map_err(anyhow::Error::msg)?;
+        let (volume, from) = match redis {
+            Some(r) => {
+                let v = Volume::shared(r);
+                v.sync()
+                    .await
+                    .context("cannot read the counts from redis")?;
+                (v, "redis".to_owned())
+            }
+            None => (
+                Volume::local(),
+                "none (no gateway or redis given: volumes are 0)".to_owned(),
+            ),
+        };
+        let counts = |t| Window::ALL.map(|w| volume.count(&Dim::Task(t), w));
+        Ok((airlock::cost::table(&c, &counts), from))
+    })?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+    } else {
+        println!("counts from: {from}");
+        print!("{}", airlock::cost::render(&rows));
+    }
+    Ok(())
 }
 
 fn serve(path: &std::path::Path) -> anyhow::Result<()> {

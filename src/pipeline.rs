@@ -167,6 +167,7 @@ fn assess(
             level: sensitivity.level,
             complexity: &complexity,
             key: inputs.key,
+            break_even: crate::cost::break_even(config, &task_volume),
             task_volume,
             needs: route::Needs {
                 images: inputs.unscannable.images > 0,
@@ -264,6 +265,8 @@ pub fn explain_json(config: &Config, a: &Assessment) -> Value {
         },
         "volume": {
             "task": a.complexity.task.as_str(),
+            "break_even_tokens_per_day": crate::cost::break_even(config, &a.task_volume)
+                .map(f64::round),
             "windows": crate::volume::Window::ALL
                 .into_iter()
                 .map(|w| {

@@ -57,6 +57,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/embeddings", post(embeddings))
         .route("/v1/models", get(models))
         .route("/v1/airlock/explain", post(explain))
+        .route("/v1/airlock/cost", get(cost))
         .layer(DefaultBodyLimit::max(limit))
         .layer(middleware::from_fn_with_state(state.clone(), context));
     Router::new()
@@ -581,6 +582,23 @@ async fn explain(
     // Where the counts come from: this process, or Redis shared by replicas.
     doc["volume"]["redis"] = json!(app.volume.redis_state());
     Json(doc).into_response()
+}
+
+/// `airlock cost` for the running gateway: per task kind, volume, cloud and
+/// local cost a day, break-even and recommendation.
+async fn cost(State(app): State<Arc<AppState>>) -> Response {
+    let counts = |t: crate::classify::Task| {
+        crate::volume::Window::ALL.map(|w| app.volume.count(&Dim::Task(t), w))
+    };
+    let rows = crate::cost::table(&app.config, &counts);
+    let cloud = crate::cost::sides(&app.config).map(|s| s.cloud.0);
+    Json(json!({
+        "object": "airlock.cost",
+        "cloud_price_from": cloud,
+        "counts_from": app.volume.redis_state(),
+        "rows": rows,
+    }))
+    .into_response()
 }
 
 async fn models(State(app): State<Arc<AppState>>) -> Response {

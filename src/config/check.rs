@@ -212,6 +212,7 @@ pub(super) fn check(raw: RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Che
             );
         }
     }
+    let economics = check_economics(&mut c, &raw.economics, &pools, &backends);
     let config = Config {
         server,
         timeouts,
@@ -227,6 +228,7 @@ pub(super) fn check(raw: RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Che
             code_markers: raw.detectors.code_markers.clone(),
         },
         memory: check_memory(&mut c, &raw.memory),
+        economics,
         state: check_state(&mut c, &raw.state),
     };
     Checked {
@@ -635,6 +637,51 @@ fn check_backend(
         return None;
     };
     let caps = check_caps(c, &base, &b.caps(), super::Caps::default_for(tier));
+    let mut prices = HashMap::new();
+    for (model, p) in &b.prices {
+        let key = format!("{base}.prices.{model:?}");
+        if !b.models.iter().any(|m| m == model) {
+            c.err(&key, format!("{model:?} is not in {base}.models"));
+            continue;
+        }
+        let cached = p.cached_input.unwrap_or(p.input);
+        for (field, v) in [
+            ("input", p.input),
+            ("output", p.output),
+            ("cached_input", cached),
+        ] {
+            if !(v.is_finite() && v >= 0.0) {
+                c.err(
+                    format!("{key}.{field}"),
+                    format!("{v} is not a price (USD per million tokens, >= 0)"),
+                );
+            }
+        }
+        prices.insert(
+            model.clone(),
+            super::Price {
+                input: p.input,
+                output: p.output,
+                cached_input: cached,
+            },
+        );
+    }
+    if let Some(v) = b.monthly_cost_usd
+        && !(v.is_finite() && v >= 0.0)
+    {
+        c.err(
+            format!("{base}.monthly_cost_usd"),
+            format!("{v} must be >= 0"),
+        );
+    }
+    if let Some(v) = b.tokens_per_second
+        && !(v.is_finite() && v > 0.0)
+    {
+        c.err(
+            format!("{base}.tokens_per_second"),
+            format!("{v} must be > 0"),
+        );
+    }
     let mut model_caps = HashMap::new();
     for (model, raw) in &b.capabilities {
         let key = format!("{base}.capabilities.{model:?}");
@@ -653,7 +700,55 @@ fn check_backend(
         key,
         caps,
         model_caps,
+        prices,
+        monthly_cost_usd: b.monthly_cost_usd,
+        tokens_per_second: b.tokens_per_second,
     })
+}
+
+/// `[economics]`: named pools must exist; unnamed ones default to the first
+/// pool of priced cloud models and the first pool of costed local backends.
+fn check_economics(
+    c: &mut Checker,
+    raw: &super::raw::RawEconomics,
+    pools: &[super::Pool],
+    backends: &[Backend],
+) -> super::Economics {
+    let find =
+        |c: &mut Checker, key: &str, name: &Option<String>, fits: &dyn Fn(&super::Pool) -> bool| {
+            match name {
+                Some(n) => match pools.iter().position(|p| &p.name == n) {
+                    Some(i) => Some(super::PoolId(i)),
+                    None => {
+                        c.err(key, format!("unknown pool {n:?}"));
+                        None
+                    }
+                },
+                None => pools.iter().position(fits).map(super::PoolId),
+            }
+        };
+    let backend = |t: &super::Target| backends.get(t.backend.0);
+    let cloud_pool = find(c, "economics.cloud_pool", &raw.cloud_pool, &|p| {
+        p.members.iter().any(|t| {
+            backend(t).is_some_and(|b| b.tier != Tier::Local && b.prices.contains_key(&t.model))
+        })
+    });
+    let local_pool = find(c, "economics.local_pool", &raw.local_pool, &|p| {
+        p.members.iter().any(|t| {
+            backend(t).is_some_and(|b| b.tier == Tier::Local && b.monthly_cost_usd.is_some())
+        })
+    });
+    if !(0.0..=1.0).contains(&raw.input_share) {
+        c.err(
+            "economics.input_share",
+            format!("{} is outside 0..1", raw.input_share),
+        );
+    }
+    super::Economics {
+        cloud_pool,
+        local_pool,
+        input_share: raw.input_share,
+    }
 }
 
 /// `raw` over `base`; errors name `{key}.field`.
@@ -841,6 +936,7 @@ fn check_rule(
                     })
                 })
                 .collect(),
+            above_break_even: w.volume_above_break_even,
         },
         pool: pool?,
     })

@@ -45,6 +45,8 @@ pub struct Config {
     /// (`[detectors] names`, `code_markers`).
     pub scan: crate::classify::sensitivity::Options,
     pub memory: crate::memory::MemorySettings,
+    /// `[economics]`: what the break-even compares.
+    pub economics: Economics,
     /// `[state]`: Redis for state shared by replicas.
     pub state: crate::state::StateSettings,
 }
@@ -210,6 +212,27 @@ pub struct Backend {
     /// What its models take, unless overridden per model.
     pub caps: Caps,
     pub model_caps: HashMap<String, Caps>,
+    /// Cloud prices per model.
+    pub prices: HashMap<String, Price>,
+    /// Owning cost and capacity (local backends).
+    pub monthly_cost_usd: Option<f64>,
+    pub tokens_per_second: Option<f64>,
+}
+
+/// USD per million tokens.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Price {
+    pub input: f64,
+    pub output: f64,
+    pub cached_input: f64,
+}
+
+/// `[economics]`, resolved.
+#[derive(Debug, Clone, Default)]
+pub struct Economics {
+    pub cloud_pool: Option<PoolId>,
+    pub local_pool: Option<PoolId>,
+    pub input_share: f64,
 }
 
 /// What a model can take. Defaults (`Caps::default_for`): local models 8,192
@@ -290,6 +313,9 @@ pub struct When {
     pub key: Option<Vec<String>>,
     /// Volume thresholds on the request's task kind (all must hold).
     pub volume: Vec<VolumeAtLeast>,
+    /// `volume_above_break_even`: `Some(true)` needs the task kind's daily
+    /// tokens at or above break-even, `Some(false)` below it.
+    pub above_break_even: Option<bool>,
 }
 
 /// `{requests,tokens}_per_{hour,day,month}_at_least`: the request's task
@@ -316,6 +342,7 @@ impl When {
             && self.task.is_none()
             && self.key.is_none()
             && self.volume.is_empty()
+            && self.above_break_even.is_none()
     }
 }
 

@@ -30,6 +30,8 @@ pub struct RawConfig {
     pub memory: RawMemory,
     #[serde(default)]
     pub state: RawState,
+    #[serde(default)]
+    pub economics: RawEconomics,
 }
 
 /// `[state]`: where state shared by replicas lives.
@@ -181,6 +183,42 @@ pub struct RawBackend {
     /// Per-model overrides: `[backends.capabilities."llava:13b"]`.
     #[serde(default)]
     pub capabilities: BTreeMap<String, RawCaps>,
+    /// Cloud prices per model, USD per million tokens.
+    #[serde(default)]
+    pub prices: BTreeMap<String, RawPrice>,
+    /// What owning a local backend costs a month (hardware, power, care).
+    pub monthly_cost_usd: Option<f64>,
+    /// Tokens a second the local backend can serve, all requests together.
+    pub tokens_per_second: Option<f64>,
+}
+
+/// USD per million tokens.
+#[derive(Debug, Deserialize, Clone, Copy)]
+#[serde(deny_unknown_fields)]
+pub struct RawPrice {
+    pub input: f64,
+    pub output: f64,
+    pub cached_input: Option<f64>,
+}
+
+/// `[economics]`: which pools the break-even compares.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawEconomics {
+    pub cloud_pool: Option<String>,
+    pub local_pool: Option<String>,
+    /// Share of input tokens assumed for a task kind with no traffic yet.
+    pub input_share: f64,
+}
+
+impl Default for RawEconomics {
+    fn default() -> Self {
+        RawEconomics {
+            cloud_pool: None,
+            local_pool: None,
+            input_share: 0.75,
+        }
+    }
 }
 
 impl RawBackend {
@@ -228,6 +266,8 @@ pub struct RawWhen {
     pub tokens_per_hour_at_least: Option<u64>,
     pub tokens_per_day_at_least: Option<u64>,
     pub tokens_per_month_at_least: Option<u64>,
+    /// The task kind's daily tokens are at least its break-even volume.
+    pub volume_above_break_even: Option<bool>,
 }
 
 impl RawWhen {

@@ -52,6 +52,9 @@ pub struct Facts<'a> {
     pub task_volume: [crate::volume::Count; 3],
     /// What a model must be able to take to serve the request.
     pub needs: Needs,
+    /// Daily tokens at which local beats the cloud for this task kind
+    /// (`cost::break_even`), when the config prices both sides.
+    pub break_even: Option<f64>,
 }
 
 /// What a request needs of a model: hard limits checked before any rule.
@@ -356,6 +359,10 @@ fn rule_matches(when: &crate::config::When, facts: &Facts<'_>) -> bool {
             .as_ref()
             .is_none_or(|ks| facts.key.is_some_and(|k| ks.iter().any(|x| x == k)))
         && when.volume.iter().all(|v| v.holds(&facts.task_volume))
+        && when.above_break_even.is_none_or(|want| {
+            let day = facts.task_volume[crate::volume::Window::Day as usize].tokens() as f64;
+            facts.break_even.is_some_and(|b| (day >= b) == want)
+        })
 }
 
 fn by_rules(

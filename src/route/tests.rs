@@ -98,6 +98,7 @@ fn run(
             redacted_level: Level::Public,
             task_volume: Default::default(),
             needs: Default::default(),
+            break_even: None,
         },
         state,
     )
@@ -183,6 +184,7 @@ fn key_condition() {
             redacted_level: Level::Public,
             task_volume: Default::default(),
             needs: Default::default(),
+            break_even: None,
         },
         &up,
     )
@@ -306,6 +308,7 @@ fn embeddings_are_never_rerouted() {
         redacted_level: Level::Public,
         task_volume: Default::default(),
         needs: Default::default(),
+        break_even: None,
     };
     let e = decide(&c, &f("auto"), &up).expect_err("forbidden");
     assert!(matches!(e, RouteError::PolicyViolation { .. }));
@@ -377,6 +380,7 @@ fn no_decision_ever_leaves_the_allowed_tiers() {
                                     redacted_level: Level::Public,
                                     task_volume: Default::default(),
                                     needs: Default::default(),
+                                    break_even: None,
                                 };
                                 if let Ok(d) = decide(&c, &facts, &state) {
                                     // A redacted request carries only public data here.
@@ -449,6 +453,7 @@ fn volume_conditions_match_the_task_counts() {
                 redacted_level: Level::Public,
                 task_volume: volume,
                 needs: Default::default(),
+                break_even: None,
             },
             &up,
         )
@@ -460,4 +465,45 @@ fn volume_conditions_match_the_task_counts() {
     assert_ne!(at(9, 5_000_000, Task::Extraction), "busy-extraction-local");
     assert_ne!(at(10, 4_999_999, Task::Extraction), "busy-extraction-local");
     assert_ne!(at(10, 5_000_000, Task::Chat), "busy-extraction-local");
+}
+
+#[test]
+fn break_even_condition_needs_a_known_break_even() {
+    use crate::volume::Count;
+    let toml = TOML.replace(
+        "[[rules]]\nname = \"code-private\"",
+        "[[rules]]\nname = \"owning-wins\"\nwhen = { volume_above_break_even = true }\npool = \"local\"\n\n[[rules]]\nname = \"code-private\"",
+    );
+    let c = from_toml_str(&toml, &|_| Some("sk".into()))
+        .expect("valid")
+        .config;
+    let at = |day_tokens: u64, break_even: Option<f64>| {
+        let cx = cx(0.9, Task::Chat);
+        let mut volume = [Count::default(); 3];
+        volume[crate::volume::Window::Day as usize].output_tokens = day_tokens;
+        decide(
+            &c,
+            &Facts {
+                endpoint: Endpoint::Chat,
+                model: "auto",
+                level: Level::Public,
+                complexity: &cx,
+                key: None,
+                redacted_level: Level::Public,
+                task_volume: volume,
+                needs: Default::default(),
+                break_even,
+            },
+            &up,
+        )
+        .expect("ok")
+        .rule
+    };
+    assert_eq!(at(1_000, Some(1_000.0)), "owning-wins");
+    assert_ne!(at(999, Some(1_000.0)), "owning-wins");
+    assert_ne!(
+        at(1_000_000, None),
+        "owning-wins",
+        "unknown economics never match"
+    );
 }
