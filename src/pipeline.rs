@@ -291,6 +291,7 @@ pub fn explain_json(config: &Config, a: &Assessment) -> Value {
             doc["pool"] = json!(d.pool);
             doc["rerouted"] = json!(d.rerouted);
             doc["redact"] = json!(d.redact);
+            doc["offline_fallback"] = json!(d.offline_fallback);
             doc["decision"] = first.unwrap_or(Value::Null);
             doc["candidates"] = d
                 .candidates

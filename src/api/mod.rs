@@ -40,6 +40,7 @@ pub const H_RULE: HeaderName = HeaderName::from_static("x-airlock-rule");
 pub const H_MIN_SENSITIVITY: &str = "x-airlock-min-sensitivity";
 /// How many distinct values were replaced by placeholders before sending.
 pub const H_REDACTED: HeaderName = HeaderName::from_static("x-airlock-redacted");
+pub const H_OFFLINE: HeaderName = HeaderName::from_static("x-airlock-offline-fallback");
 
 /// Per-request context set by the middleware.
 #[derive(Debug, Clone)]
@@ -536,6 +537,9 @@ fn decision_headers(
     set(h, H_MODEL, &target.model);
     set(h, H_SENSITIVITY, a.sensitivity.level.as_str());
     set(h, H_RULE, &d.rule);
+    if d.offline_fallback {
+        set(h, H_OFFLINE, "true");
+    }
 }
 
 fn log_outcome(

@@ -213,6 +213,33 @@ pub(super) fn check(raw: RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Che
         }
     }
     let economics = check_economics(&mut c, &raw.economics, &pools, &backends);
+    let offline_pool = if raw.policy.offline_fallback {
+        let name = &raw.policy.offline_pool;
+        match pools.iter().position(|p| &p.name == name) {
+            Some(i)
+                if pools[i].members.iter().all(|t| {
+                    backends
+                        .get(t.backend.0)
+                        .is_some_and(|b| b.tier == Tier::Local)
+                }) =>
+            {
+                Some(super::PoolId(i))
+            }
+            Some(_) => {
+                c.err(
+                    "policy.offline_pool",
+                    format!("pool {name:?} must hold only local backends"),
+                );
+                None
+            }
+            None => {
+                c.err("policy.offline_pool", format!("unknown pool {name:?}"));
+                None
+            }
+        }
+    } else {
+        None
+    };
     let config = Config {
         server,
         timeouts,
@@ -229,6 +256,7 @@ pub(super) fn check(raw: RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Che
         },
         memory: check_memory(&mut c, &raw.memory),
         economics,
+        offline_pool,
         state: check_state(&mut c, &raw.state),
     };
     Checked {

@@ -45,6 +45,9 @@ pub struct Config {
     /// (`[detectors] names`, `code_markers`).
     pub scan: crate::classify::sensitivity::Options,
     pub memory: crate::memory::MemorySettings,
+    /// `policy.offline_fallback`: the pool that serves cleared traffic when
+    /// every cloud backend it could use is down (`None`: off).
+    pub offline_pool: Option<PoolId>,
     /// `[economics]`: what the break-even compares.
     pub economics: Economics,
     /// `[state]`: Redis for state shared by replicas.

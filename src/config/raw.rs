@@ -146,6 +146,10 @@ pub struct RawPolicy {
     pub kinds: BTreeMap<String, String>,
     pub allow_kinds: Vec<String>,
     pub never_redact: Vec<String>,
+    /// When every cloud backend a request could use is down, serve it from
+    /// `offline_pool` instead (only ever a narrowing: local tiers).
+    pub offline_fallback: bool,
+    pub offline_pool: String,
 }
 
 impl Default for RawPolicy {
@@ -158,6 +162,8 @@ impl Default for RawPolicy {
             kinds: BTreeMap::new(),
             allow_kinds: Vec::new(),
             never_redact: Vec::new(),
+            offline_fallback: false,
+            offline_pool: "local".into(),
         }
     }
 }

@@ -126,6 +126,8 @@ pub struct Decision {
     /// The request goes as asked, but only with its findings redacted:
     /// `allowed` and `candidates` are those of the redacted level.
     pub redact: bool,
+    /// Every cloud backend it could use is down: served by the offline pool.
+    pub offline_fallback: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -205,6 +207,52 @@ pub fn decide(
     facts: &Facts<'_>,
     state: &dyn Fn(BackendId) -> BackendState,
 ) -> Result<Decision, RouteError> {
+    let mut d = decide_unbounded(config, facts, state)?;
+    offline_fallback(config, facts, state, &mut d);
+    Ok(d)
+}
+
+/// `policy.offline_fallback`: when every candidate is a cloud backend known
+/// to be down, chat traffic goes to the offline pool instead. The pool holds
+/// only local backends and is filtered by the same allowed tiers, so this
+/// can only narrow where a request goes.
+fn offline_fallback(
+    config: &Config,
+    facts: &Facts<'_>,
+    state: &dyn Fn(BackendId) -> BackendState,
+    d: &mut Decision,
+) {
+    let Some(pool) = config.offline_pool else {
+        return;
+    };
+    let cloud_down = |t: &Target| {
+        config.backend(t.backend).tier != crate::types::Tier::Local
+            && state(t.backend) == BackendState::Down
+    };
+    if facts.endpoint != Endpoint::Chat
+        || d.candidates.is_empty()
+        || !d.candidates.iter().all(cloud_down)
+    {
+        return;
+    }
+    let (local, _) = eligible(
+        config,
+        &config.pool(pool).members,
+        d.allowed,
+        &facts.needs,
+        state,
+    );
+    if !local.is_empty() {
+        d.candidates = local;
+        d.offline_fallback = true;
+    }
+}
+
+fn decide_unbounded(
+    config: &Config,
+    facts: &Facts<'_>,
+    state: &dyn Fn(BackendId) -> BackendState,
+) -> Result<Decision, RouteError> {
     let allowed = config.policy.allowed_tiers(facts.level);
     let requested = resolve(config, facts.model)?;
     let explicit_pool = |pool: Option<String>, members: &[Target]| {
@@ -217,6 +265,7 @@ pub fn decide(
             skipped: Vec::new(),
             rerouted: false,
             redact: false,
+            offline_fallback: false,
         }
     };
     let (asked, members): (String, Vec<Target>) = match (&requested, facts.endpoint) {
@@ -278,6 +327,7 @@ pub fn decide(
                         skipped: Vec::new(),
                         rerouted: false,
                         redact: true,
+                        offline_fallback: false,
                     });
                 }
                 // Something cannot be redacted: keep it where it may go.
@@ -403,6 +453,7 @@ fn by_rules(
             skipped,
             rerouted: false,
             redact: false,
+            offline_fallback: false,
         });
     }
     let message = if capability_missed {

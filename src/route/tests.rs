@@ -343,12 +343,18 @@ fn unconfigured_backends_are_never_candidates() {
     assert_eq!(d.rule, "default");
 }
 
-/// Exhaustive: for every level, model, complexity, task and health state, no
-/// candidate is ever outside the level's allowed tiers.
+/// Exhaustive: for every level, model, complexity, task, health state,
+/// violation policy and offline fallback, no candidate is ever outside the
+/// level's allowed tiers.
 #[test]
 fn no_decision_ever_leaves_the_allowed_tiers() {
-    for violation in ["reroute", "reject", "redact"] {
-        let c = config(&format!("[policy]\non_violation = \"{violation}\""));
+    for (violation, offline) in ["reroute", "reject", "redact"]
+        .into_iter()
+        .flat_map(|v| [(v, false), (v, true)])
+    {
+        let c = config(&format!(
+            "[policy]\non_violation = \"{violation}\"\noffline_fallback = {offline}"
+        ));
         let models: Vec<String> = ["auto", "local", "frontier", "private", "embeddings"]
             .into_iter()
             .map(String::from)

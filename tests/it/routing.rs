@@ -794,3 +794,35 @@ async fn phi_stays_local_and_redaction_removes_the_identifiers_not_the_terms() {
     let v: Value = r.json().await.expect("json");
     assert_eq!(v["choices"][0]["message"]["content"], record, "restored");
 }
+
+#[tokio::test]
+async fn offline_fallback_serves_cleared_traffic_locally_when_the_cloud_is_down() {
+    let w = World::new().await;
+    let gone = fakes::closed_port().await;
+    let toml = |extra: &str| {
+        w.toml(extra)
+            .replace(&w.cloud.addr.to_string(), &gone.to_string())
+    };
+    for (extra, fallback) in [
+        (
+            "[policy]\noffline_fallback = true\noffline_pool = \"lm\"",
+            true,
+        ),
+        ("", false),
+    ] {
+        let app = spawn(&toml(extra)).await;
+        // The first call finds the cloud unreachable and marks it down.
+        let r = app.chat(user(COMPLEX)).await;
+        assert!(r.status().is_server_error(), "{extra}: {}", r.status());
+        let r = app.chat(user(COMPLEX)).await;
+        if fallback {
+            assert_eq!(r.status(), 200);
+            assert_eq!(header(&r, "x-airlock-tier"), "local");
+            assert_eq!(header(&r, "x-airlock-offline-fallback"), "true");
+            assert_eq!(header(&r, "x-airlock-rule"), "complex-to-frontier");
+        } else {
+            assert_ne!(r.status(), 200, "no fallback without the setting");
+            assert!(r.headers().get("x-airlock-offline-fallback").is_none());
+        }
+    }
+}
