@@ -214,6 +214,7 @@ pool = "local"
             requests: 1,
             input_tokens: day_in,
             output_tokens: day_out,
+            spend_micro_usd: 0,
         };
         [c, c, c]
     }

@@ -168,6 +168,9 @@ fn assess(
             complexity: &complexity,
             key: inputs.key,
             break_even: crate::cost::break_even(config, &task_volume),
+            over_budget: inputs
+                .volume
+                .and_then(|v| over_budget(config, v, inputs.key)),
             task_volume,
             needs: route::Needs {
                 images: inputs.unscannable.images > 0,
@@ -188,6 +191,26 @@ fn assess(
         task_volume,
         decision,
     }
+}
+
+/// `Some(action)` when the global or the key's cloud budget is spent over
+/// the last 30 days.
+fn over_budget(
+    config: &Config,
+    volume: &crate::volume::Volume,
+    key: Option<&str>,
+) -> Option<crate::config::OnBudget> {
+    use crate::volume::{Dim, Window};
+    let spent = |dim: &Dim| volume.count(dim, Window::Month).spend_micro_usd as f64 / 1e6;
+    let global = config
+        .budgets
+        .monthly_usd
+        .is_some_and(|b| spent(&Dim::All) >= b);
+    let own = key
+        .and_then(|k| config.keys.iter().find(|g| g.name == k))
+        .and_then(|g| g.monthly_budget_usd)
+        .is_some_and(|b| key.is_some_and(|k| spent(&Dim::Key(k.to_owned())) >= b));
+    (global || own).then_some(config.budgets.on_exceeded)
 }
 
 /// What is left of a request's level once every redactable finding is
@@ -292,6 +315,7 @@ pub fn explain_json(config: &Config, a: &Assessment) -> Value {
             doc["rerouted"] = json!(d.rerouted);
             doc["redact"] = json!(d.redact);
             doc["offline_fallback"] = json!(d.offline_fallback);
+            doc["budget_downgraded"] = json!(d.budget_downgraded);
             doc["decision"] = first.unwrap_or(Value::Null);
             doc["candidates"] = d
                 .candidates

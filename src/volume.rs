@@ -73,6 +73,8 @@ pub struct Count {
     pub requests: u64,
     pub input_tokens: u64,
     pub output_tokens: u64,
+    /// Cloud spend in millionths of a USD (priced by `prices`).
+    pub spend_micro_usd: u64,
 }
 
 impl Count {
@@ -86,15 +88,18 @@ impl std::ops::AddAssign for Count {
         self.requests += o.requests;
         self.input_tokens += o.input_tokens;
         self.output_tokens += o.output_tokens;
+        self.spend_micro_usd += o.spend_micro_usd;
     }
 }
 
-/// What a counter counts: one task kind, one rule or one gateway key.
+/// What a counter counts: one task kind, one rule, one gateway key, or
+/// everything (for the global budget).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Dim {
     Task(Task),
     Rule(String),
     Key(String),
+    All,
 }
 
 impl Dim {
@@ -104,6 +109,7 @@ impl Dim {
             Dim::Task(t) => format!("task:{}", t.as_str()),
             Dim::Rule(r) => format!("rule:{r}"),
             Dim::Key(k) => format!("key:{k}"),
+            Dim::All => "all".to_owned(),
         }
     }
 }
@@ -339,6 +345,7 @@ async fn exchange(
                     pipe.hincr(&key, "r", c.requests).ignore();
                     pipe.hincr(&key, "i", c.input_tokens).ignore();
                     pipe.hincr(&key, "o", c.output_tokens).ignore();
+                    pipe.hincr(&key, "s", c.spend_micro_usd).ignore();
                     pipe.expire(&key, ((w.buckets() + 1) * w.width()) as i64)
                         .ignore();
                 }
@@ -359,23 +366,26 @@ async fn exchange(
                     .arg(bucket_key(redis, id, w, b))
                     .arg("r")
                     .arg("i")
-                    .arg("o");
+                    .arg("o")
+                    .arg("s");
                 slots.push((n, w));
             }
         }
     }
-    let values: Vec<(Option<u64>, Option<u64>, Option<u64>)> = if slots.is_empty() {
+    type Fields = (Option<u64>, Option<u64>, Option<u64>, Option<u64>);
+    let values: Vec<Fields> = if slots.is_empty() {
         Vec::new()
     } else {
         redis.timed(pipe.query_async(&mut conn)).await?
     };
     let mut totals: HashMap<String, [Count; 3]> = HashMap::new();
-    for ((n, w), (r, i, o)) in slots.into_iter().zip(values) {
+    for ((n, w), (r, i, o, s)) in slots.into_iter().zip(values) {
         let entry = totals.entry(ids[n].clone()).or_default();
         entry[w as usize] += Count {
             requests: r.unwrap_or(0),
             input_tokens: i.unwrap_or(0),
             output_tokens: o.unwrap_or(0),
+            spend_micro_usd: s.unwrap_or(0),
         };
     }
     Ok(totals)
@@ -391,7 +401,7 @@ mod tests {
         Count {
             requests: 1,
             input_tokens: tokens,
-            output_tokens: 0,
+            ..Count::default()
         }
     }
 
@@ -408,7 +418,7 @@ mod tests {
             Count {
                 requests: 2,
                 input_tokens: 150,
-                output_tokens: 0
+                ..Count::default()
             }
         );
         // 61 minutes later the first is out of the hour, still in the day.

@@ -42,6 +42,9 @@ pub enum ApiError {
     NoEligibleBackend { message: String },
     #[error("{message}")]
     UpstreamTimeout { message: String },
+    /// A cloud budget is spent (`budgets.on_exceeded = "reject"`).
+    #[error("{message}")]
+    BudgetExceeded { message: String },
     #[error("not found")]
     NotFound,
     #[error("method not allowed")]
@@ -65,6 +68,7 @@ impl ApiError {
             ApiError::Upstream { .. } => StatusCode::BAD_GATEWAY,
             ApiError::NoEligibleBackend { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+            ApiError::BudgetExceeded { .. } => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 
@@ -83,10 +87,15 @@ impl ApiError {
             ApiError::UpstreamTimeout { .. } => "upstream_timeout",
             ApiError::NotFound => "not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
+            // OpenAI's code for a spent quota, so SDKs and tools recognise it.
+            ApiError::BudgetExceeded { .. } => "insufficient_quota",
         }
     }
 
     fn kind(&self) -> &'static str {
+        if matches!(self, ApiError::BudgetExceeded { .. }) {
+            return "insufficient_quota";
+        }
         match self.status().as_u16() {
             401 => "authentication_error",
             403 => "permission_error",
@@ -153,6 +162,7 @@ impl From<RouteError> for ApiError {
             },
             RouteError::PolicyViolation { message } => ApiError::PolicyViolation { message },
             RouteError::NoEligibleBackend { message } => ApiError::NoEligibleBackend { message },
+            RouteError::BudgetExceeded { message } => ApiError::BudgetExceeded { message },
             RouteError::Capability { param, message } => ApiError::UnsupportedParameter {
                 param: Some(param.to_owned()),
                 message,

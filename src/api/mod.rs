@@ -41,6 +41,7 @@ pub const H_MIN_SENSITIVITY: &str = "x-airlock-min-sensitivity";
 /// How many distinct values were replaced by placeholders before sending.
 pub const H_REDACTED: HeaderName = HeaderName::from_static("x-airlock-redacted");
 pub const H_OFFLINE: HeaderName = HeaderName::from_static("x-airlock-offline-fallback");
+pub const H_BUDGET: HeaderName = HeaderName::from_static("x-airlock-budget");
 
 /// Per-request context set by the middleware.
 #[derive(Debug, Clone)]
@@ -317,31 +318,45 @@ async fn embeddings(
     }
 }
 
-/// Counts an answer's tokens and remembers a sensitive exchange's answer.
-fn record_answer(
-    app: &AppState,
-    dims: &[Dim],
-    key: Option<&str>,
+/// What serving records once an answer is known: its tokens and spend in
+/// the volume counters, and a sensitive exchange's answer in memory.
+struct Recorder {
+    app: Arc<AppState>,
+    dims: Arc<[Dim]>,
+    key: Option<String>,
     level: crate::types::Level,
     is_chat: bool,
     prompt_tokens: u64,
-    answer: &tap::Answer,
-) {
-    let (input_tokens, output_tokens) = answer.tokens(prompt_tokens);
-    app.volume.record(
-        dims,
-        Count {
-            requests: 0,
-            input_tokens,
-            output_tokens,
-        },
-    );
-    if is_chat && level > crate::types::Level::Public && !answer.text.is_empty() {
-        app.memory.remember(
-            key,
-            level,
-            [(crate::openai::Role::Assistant, answer.text.as_str())],
+    /// The price of the model that answered (cloud backends).
+    price: Option<crate::config::Price>,
+}
+
+impl Recorder {
+    fn record(&self, answer: &tap::Answer) {
+        let (input_tokens, output_tokens) = answer.tokens(self.prompt_tokens);
+        // Prices are USD per million tokens: one token costs `price` µUSD.
+        let spend = self.price.map_or(0.0, |p| {
+            let cached = answer.cached_tokens.unwrap_or(0).min(input_tokens);
+            (input_tokens - cached) as f64 * p.input
+                + cached as f64 * p.cached_input
+                + output_tokens as f64 * p.output
+        });
+        self.app.volume.record(
+            &self.dims,
+            Count {
+                requests: 0,
+                input_tokens,
+                output_tokens,
+                spend_micro_usd: spend.round() as u64,
+            },
         );
+        if self.is_chat && self.level > crate::types::Level::Public && !answer.text.is_empty() {
+            self.app.memory.remember(
+                self.key.as_deref(),
+                self.level,
+                [(crate::openai::Role::Assistant, answer.text.as_str())],
+            );
+        }
     }
 }
 
@@ -367,6 +382,7 @@ async fn serve(
         Some(Dim::Task(a.complexity.task)),
         Some(Dim::Rule(decision.rule.clone())),
         key.map(|k| Dim::Key(k.to_owned())),
+        Some(Dim::All),
     ]
     .into_iter()
     .flatten()
@@ -430,14 +446,24 @@ async fn serve(
         match providers::send(&app.http, &call, job).await {
             Ok(reply) => {
                 app.health.mark(target.backend, true);
+                let recorder = Recorder {
+                    app: Arc::clone(app),
+                    dims: Arc::clone(&dims),
+                    key: key.map(str::to_owned),
+                    level,
+                    is_chat,
+                    prompt_tokens,
+                    price: (backend.tier != crate::types::Tier::Local)
+                        .then(|| backend.prices.get(&target.model).copied())
+                        .flatten(),
+                };
                 let mut resp = match reply {
                     Reply::Json(bytes) => {
                         let bytes = match &redacted {
                             Some((_, restorer)) => restore_json(bytes, restorer),
                             None => bytes,
                         };
-                        let answer = tap::json_answer(&bytes);
-                        record_answer(app, &dims, key, level, is_chat, prompt_tokens, &answer);
+                        recorder.record(&tap::json_answer(&bytes));
                         ([(header::CONTENT_TYPE, "application/json")], bytes).into_response()
                     }
                     Reply::Stream(stream) => {
@@ -449,22 +475,10 @@ async fn serve(
                             ),
                             None => stream,
                         };
-                        let (app2, dims2) = (Arc::clone(app), Arc::clone(&dims));
-                        let key2 = key.map(str::to_owned);
                         let stream = tap::tap_stream(
                             stream,
                             app.config.server.max_event_bytes,
-                            move |answer| {
-                                record_answer(
-                                    &app2,
-                                    &dims2,
-                                    key2.as_deref(),
-                                    level,
-                                    is_chat,
-                                    prompt_tokens,
-                                    &answer,
-                                );
-                            },
+                            move |answer| recorder.record(&answer),
                         );
                         (
                             [
@@ -539,6 +553,9 @@ fn decision_headers(
     set(h, H_RULE, &d.rule);
     if d.offline_fallback {
         set(h, H_OFFLINE, "true");
+    }
+    if d.budget_downgraded {
+        set(h, H_BUDGET, "downgraded");
     }
 }
 

@@ -23,6 +23,8 @@ pub struct Answer {
     /// `usage.prompt_tokens` and `usage.completion_tokens`, when reported.
     pub prompt_tokens: Option<u64>,
     pub completion_tokens: Option<u64>,
+    /// `usage.prompt_tokens_details.cached_tokens` (part of `prompt_tokens`).
+    pub cached_tokens: Option<u64>,
 }
 
 impl Answer {
@@ -45,6 +47,9 @@ impl Answer {
         if let Some(u) = v.get("usage").filter(|u| u.is_object()) {
             self.prompt_tokens = u.get("prompt_tokens").and_then(Value::as_u64);
             self.completion_tokens = u.get("completion_tokens").and_then(Value::as_u64);
+            self.cached_tokens = u
+                .pointer("/prompt_tokens_details/cached_tokens")
+                .and_then(Value::as_u64);
         }
     }
 }

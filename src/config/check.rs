@@ -174,10 +174,19 @@ pub(super) fn check(raw: RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Che
             .min_sensitivity
             .as_deref()
             .and_then(|v| c.level(&format!("{base}.min_sensitivity"), v));
+        if let Some(b) = k.monthly_budget_usd
+            && !(b.is_finite() && b >= 0.0)
+        {
+            c.err(
+                format!("{base}.monthly_budget_usd"),
+                format!("{b} must be >= 0"),
+            );
+        }
         keys.push(GatewayKey {
             name: k.name.clone(),
             secret,
             min_level,
+            monthly_budget_usd: k.monthly_budget_usd,
         });
     }
 
@@ -256,6 +265,7 @@ pub(super) fn check(raw: RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Che
         },
         memory: check_memory(&mut c, &raw.memory),
         economics,
+        budgets: check_budgets(&mut c, &raw.budgets),
         offline_pool,
         state: check_state(&mut c, &raw.state),
     };
@@ -405,6 +415,29 @@ fn check_policy(c: &mut Checker, raw: &RawConfig) -> Policy {
         kinds: Policy::default_kinds(),
         allow,
         never_redact,
+    }
+}
+
+fn check_budgets(c: &mut Checker, b: &super::raw::RawBudgets) -> super::Budgets {
+    if let Some(v) = b.monthly_usd
+        && !(v.is_finite() && v >= 0.0)
+    {
+        c.err("budgets.monthly_usd", format!("{v} must be >= 0"));
+    }
+    let on_exceeded = match b.on_exceeded.as_str() {
+        "downgrade" => super::OnBudget::Downgrade,
+        "reject" => super::OnBudget::Reject,
+        other => {
+            c.err(
+                "budgets.on_exceeded",
+                format!("unknown value {other:?} (expected \"downgrade\" or \"reject\")"),
+            );
+            super::OnBudget::Downgrade
+        }
+    };
+    super::Budgets {
+        monthly_usd: b.monthly_usd,
+        on_exceeded,
     }
 }
 

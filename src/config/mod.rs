@@ -50,6 +50,8 @@ pub struct Config {
     pub offline_pool: Option<PoolId>,
     /// `[economics]`: what the break-even compares.
     pub economics: Economics,
+    /// `[budgets]`: cloud spend caps.
+    pub budgets: Budgets,
     /// `[state]`: Redis for state shared by replicas.
     pub state: crate::state::StateSettings,
 }
@@ -356,6 +358,25 @@ pub struct GatewayKey {
     pub secret: Option<SecretString>,
     /// Requests with this key are at least this sensitive.
     pub min_level: Option<Level>,
+    /// Cloud spend this key may cause in 30 days, USD.
+    pub monthly_budget_usd: Option<f64>,
+}
+
+/// What happens to a request that would reach the cloud past a budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnBudget {
+    /// Served locally instead (only ever a narrowing of its tiers).
+    #[default]
+    Downgrade,
+    /// Refused with 429 `insufficient_quota`.
+    Reject,
+}
+
+/// `[budgets]`, checked.
+#[derive(Debug, Clone, Default)]
+pub struct Budgets {
+    pub monthly_usd: Option<f64>,
+    pub on_exceeded: OnBudget,
 }
 
 impl Config {

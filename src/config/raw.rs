@@ -32,6 +32,25 @@ pub struct RawConfig {
     pub state: RawState,
     #[serde(default)]
     pub economics: RawEconomics,
+    #[serde(default)]
+    pub budgets: RawBudgets,
+}
+
+/// `[budgets]`: the global cloud budget and what happens past a budget.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawBudgets {
+    pub monthly_usd: Option<f64>,
+    pub on_exceeded: String,
+}
+
+impl Default for RawBudgets {
+    fn default() -> Self {
+        RawBudgets {
+            monthly_usd: None,
+            on_exceeded: "downgrade".into(),
+        }
+    }
 }
 
 /// `[state]`: where state shared by replicas lives.
@@ -328,4 +347,6 @@ pub struct RawKey {
     pub key_env: Option<String>,
     pub key_file: Option<String>,
     pub min_sensitivity: Option<String>,
+    /// Cloud spend this key may cause in 30 days, USD.
+    pub monthly_budget_usd: Option<f64>,
 }

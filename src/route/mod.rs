@@ -55,6 +55,8 @@ pub struct Facts<'a> {
     /// Daily tokens at which local beats the cloud for this task kind
     /// (`cost::break_even`), when the config prices both sides.
     pub break_even: Option<f64>,
+    /// Set when the global or the key's cloud budget is spent.
+    pub over_budget: Option<crate::config::OnBudget>,
 }
 
 /// What a request needs of a model: hard limits checked before any rule.
@@ -128,6 +130,8 @@ pub struct Decision {
     pub redact: bool,
     /// Every cloud backend it could use is down: served by the offline pool.
     pub offline_fallback: bool,
+    /// A cloud budget is spent: its cloud candidates were dropped.
+    pub budget_downgraded: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -143,6 +147,10 @@ pub enum RouteError {
         message: String,
     },
     NoEligibleBackend {
+        message: String,
+    },
+    /// A cloud budget is spent and the operator refuses such requests.
+    BudgetExceeded {
         message: String,
     },
     /// The model asked for cannot take the request (images, context,
@@ -208,8 +216,48 @@ pub fn decide(
     state: &dyn Fn(BackendId) -> BackendState,
 ) -> Result<Decision, RouteError> {
     let mut d = decide_unbounded(config, facts, state)?;
+    if let Some(action) = facts.over_budget {
+        over_budget(config, facts, state, action, &mut d)?;
+    }
     offline_fallback(config, facts, state, &mut d);
     Ok(d)
+}
+
+/// A spent budget keeps a request off the cloud: `reject` refuses one that
+/// would reach it; `downgrade` drops its cloud candidates and, when none is
+/// left, routes it again with only the local tier allowed. Both only narrow.
+fn over_budget(
+    config: &Config,
+    facts: &Facts<'_>,
+    state: &dyn Fn(BackendId) -> BackendState,
+    action: crate::config::OnBudget,
+    d: &mut Decision,
+) -> Result<(), RouteError> {
+    use crate::types::Tier;
+    let cloud = |t: &Target| config.backend(t.backend).tier != Tier::Local;
+    if !d.candidates.iter().any(cloud) {
+        return Ok(());
+    }
+    match action {
+        crate::config::OnBudget::Reject => Err(RouteError::BudgetExceeded {
+            message: "the cloud budget for this period is spent; ask for a local model or wait"
+                .into(),
+        }),
+        crate::config::OnBudget::Downgrade => {
+            d.candidates.retain(|t| !cloud(t));
+            if d.candidates.is_empty() {
+                let local: TierSet = d.allowed.iter().filter(|t| *t == Tier::Local).collect();
+                let again = by_rules(config, facts, local, state)?;
+                d.rule = again.rule;
+                d.pool = again.pool;
+                d.allowed = again.allowed;
+                d.candidates = again.candidates;
+                d.skipped = again.skipped;
+            }
+            d.budget_downgraded = true;
+            Ok(())
+        }
+    }
 }
 
 /// `policy.offline_fallback`: when every candidate is a cloud backend known
@@ -266,6 +314,7 @@ fn decide_unbounded(
             rerouted: false,
             redact: false,
             offline_fallback: false,
+            budget_downgraded: false,
         }
     };
     let (asked, members): (String, Vec<Target>) = match (&requested, facts.endpoint) {
@@ -328,6 +377,7 @@ fn decide_unbounded(
                         rerouted: false,
                         redact: true,
                         offline_fallback: false,
+                        budget_downgraded: false,
                     });
                 }
                 // Something cannot be redacted: keep it where it may go.
@@ -454,6 +504,7 @@ fn by_rules(
             rerouted: false,
             redact: false,
             offline_fallback: false,
+            budget_downgraded: false,
         });
     }
     let message = if capability_missed {

@@ -99,6 +99,7 @@ fn run(
             task_volume: Default::default(),
             needs: Default::default(),
             break_even: None,
+            over_budget: None,
         },
         state,
     )
@@ -185,6 +186,7 @@ fn key_condition() {
             task_volume: Default::default(),
             needs: Default::default(),
             break_even: None,
+            over_budget: None,
         },
         &up,
     )
@@ -309,6 +311,7 @@ fn embeddings_are_never_rerouted() {
         task_volume: Default::default(),
         needs: Default::default(),
         break_even: None,
+        over_budget: None,
     };
     let e = decide(&c, &f("auto"), &up).expect_err("forbidden");
     assert!(matches!(e, RouteError::PolicyViolation { .. }));
@@ -344,8 +347,8 @@ fn unconfigured_backends_are_never_candidates() {
 }
 
 /// Exhaustive: for every level, model, complexity, task, health state,
-/// violation policy and offline fallback, no candidate is ever outside the
-/// level's allowed tiers.
+/// violation policy, offline fallback and budget state, no candidate is
+/// ever outside the level's allowed tiers.
 #[test]
 fn no_decision_ever_leaves_the_allowed_tiers() {
     for (violation, offline) in ["reroute", "reject", "redact"]
@@ -376,7 +379,16 @@ fn no_decision_ever_leaves_the_allowed_tiers() {
                                     BackendState::Up
                                 }
                             };
-                            for endpoint in [Endpoint::Chat, Endpoint::Embeddings] {
+                            for (endpoint, over_budget) in [Endpoint::Chat, Endpoint::Embeddings]
+                                .into_iter()
+                                .flat_map(|e| {
+                                    [
+                                        (e, None),
+                                        (e, Some(crate::config::OnBudget::Downgrade)),
+                                        (e, Some(crate::config::OnBudget::Reject)),
+                                    ]
+                                })
+                            {
                                 let facts = Facts {
                                     endpoint,
                                     model,
@@ -387,6 +399,7 @@ fn no_decision_ever_leaves_the_allowed_tiers() {
                                     task_volume: Default::default(),
                                     needs: Default::default(),
                                     break_even: None,
+                                    over_budget,
                                 };
                                 if let Ok(d) = decide(&c, &facts, &state) {
                                     // A redacted request carries only public data here.
@@ -460,6 +473,7 @@ fn volume_conditions_match_the_task_counts() {
                 task_volume: volume,
                 needs: Default::default(),
                 break_even: None,
+                over_budget: None,
             },
             &up,
         )
@@ -499,6 +513,7 @@ fn break_even_condition_needs_a_known_break_even() {
                 task_volume: volume,
                 needs: Default::default(),
                 break_even,
+                over_budget: None,
             },
             &up,
         )

@@ -826,3 +826,62 @@ async fn offline_fallback_serves_cleared_traffic_locally_when_the_cloud_is_down(
         }
     }
 }
+
+#[tokio::test]
+async fn spent_budgets_downgrade_or_reject_cloud_requests() {
+    let w = World::new().await;
+    let priced = |budgets: &str| {
+        w.toml(budgets).replace(
+            "models = [\"gpt-4o\", \"gpt-4o-mini\", \"text-embedding-3-small\"]",
+            "models = [\"gpt-4o\", \"gpt-4o-mini\", \"text-embedding-3-small\"]\nprices.\"gpt-4o\" = { input = 2.5, output = 10.0 }",
+        )
+    };
+    // One cloud answer (9 prompt + 5 completion tokens = 72.5 µUSD) spends
+    // a budget of 50 µUSD.
+    for on_exceeded in ["downgrade", "reject"] {
+        let app = spawn(&priced(&format!(
+            "[budgets]\nmonthly_usd = 0.00005\non_exceeded = \"{on_exceeded}\""
+        )))
+        .await;
+        let r = app.chat(user(COMPLEX)).await;
+        assert_eq!(header(&r, "x-airlock-tier"), "public_cloud", "{on_exceeded}");
+        let _ = r.bytes().await;
+        let r = app.chat(user(COMPLEX)).await;
+        if on_exceeded == "downgrade" {
+            assert_eq!(r.status(), 200);
+            assert_eq!(header(&r, "x-airlock-tier"), "local");
+            assert_eq!(header(&r, "x-airlock-budget"), "downgraded");
+        } else {
+            assert_eq!(r.status(), 429);
+            let body: Value = r.json().await.expect("json");
+            assert_eq!(body["error"]["code"], "insufficient_quota", "{body}");
+            assert_eq!(body["error"]["type"], "insufficient_quota", "{body}");
+        }
+        // Local traffic is not a cloud cost: still served as before.
+        let r = app.chat(user("What is the capital of France?")).await;
+        assert_eq!(r.status(), 200);
+        assert_eq!(header(&r, "x-airlock-tier"), "local");
+    }
+    assert_eq!(w.cloud.chat_count(), 2, "one cloud call per app, none past the budget");
+    // A key's own budget works the same way, for that key only.
+    let keys = format!(
+        "[[keys]]\nname = \"team-a\"\nkey_env = \"GW_KEY\"\nmonthly_budget_usd = 0.00005\n\n\
+         [[keys]]\nname = \"vip\"\nkey_env = \"VIP_KEY\"\n"
+    );
+    let app = spawn(&priced(&keys)).await;
+    let as_key = |key: &'static str| {
+        app.http
+            .post(app.url("/v1/chat/completions"))
+            .bearer_auth(key)
+            .json(&json!({"model": "frontier", "messages": [{"role": "user", "content": "Hello there"}]}))
+            .send()
+    };
+    let r = as_key(GW_KEY).await.expect("send");
+    assert_eq!(header(&r, "x-airlock-tier"), "public_cloud");
+    let _ = r.bytes().await;
+    let r = as_key(GW_KEY).await.expect("send");
+    assert_eq!(header(&r, "x-airlock-budget"), "downgraded");
+    assert_eq!(header(&r, "x-airlock-tier"), "local");
+    let r = as_key(VIP_KEY).await.expect("send");
+    assert_eq!(header(&r, "x-airlock-tier"), "public_cloud", "other keys unaffected");
+}
