@@ -864,11 +864,9 @@ async fn spent_budgets_downgrade_or_reject_cloud_requests() {
     }
     assert_eq!(w.cloud.chat_count(), 2, "one cloud call per app, none past the budget");
     // A key's own budget works the same way, for that key only.
-    let keys = format!(
-        "[[keys]]\nname = \"team-a\"\nkey_env = \"GW_KEY\"\nmonthly_budget_usd = 0.00005\n\n\
-         [[keys]]\nname = \"vip\"\nkey_env = \"VIP_KEY\"\n"
-    );
-    let app = spawn(&priced(&keys)).await;
+    let keys = "[[keys]]\nname = \"team-a\"\nkey_env = \"GW_KEY\"\nmonthly_budget_usd = 0.00005\n\n\
+         [[keys]]\nname = \"vip\"\nkey_env = \"VIP_KEY\"\n";
+    let app = spawn(&priced(keys)).await;
     let as_key = |key: &'static str| {
         app.http
             .post(app.url("/v1/chat/completions"))
