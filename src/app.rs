@@ -23,6 +23,8 @@ pub struct AppState {
     /// Requests and tokens per task kind, rule and key (shared via Redis
     /// when `[state] redis_url` is set).
     pub volume: Arc<crate::volume::Volume>,
+    /// Measured latency and conversation stickiness (candidate order only).
+    pub affinity: crate::affinity::Affinity,
 }
 
 impl AppState {
@@ -49,6 +51,7 @@ impl AppState {
             http,
             health,
             volume: Arc::new(volume),
+            affinity: crate::affinity::Affinity::default(),
         })
     }
 }

@@ -16,6 +16,7 @@
 //! - [`memory`]: salted hashes of sensitive exchanges, so resent history stays sensitive.
 //! - [`config`]: TOML + env into the trusted `Config`.
 
+pub mod affinity;
 pub mod api;
 pub mod app;
 pub mod classify;

@@ -318,6 +318,21 @@ async fn embeddings(
     }
 }
 
+/// `x-airlock-max-latency-ms`: prefer backends measured under it.
+fn max_latency_ms(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
+    let Some(v) = headers.get("x-airlock-max-latency-ms") else {
+        return Ok(None);
+    };
+    v.to_str()
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .map(Some)
+        .ok_or_else(|| ApiError::InvalidRequest {
+            message: "x-airlock-max-latency-ms must be a whole number of milliseconds".into(),
+            param: Some("x-airlock-max-latency-ms".into()),
+        })
+}
+
 /// What serving records once an answer is known: its tokens and spend in
 /// the volume counters, and a sensitive exchange's answer in memory.
 struct Recorder {
@@ -433,8 +448,19 @@ async fn serve(
         None => job,
     };
     let fwd = forward(ctx, headers);
+    let max_latency = match max_latency_ms(headers) {
+        Ok(v) => v,
+        Err(e) => return e.into_response(),
+    };
+    let conversation = match job {
+        Job::Chat(req) => app.affinity.conversation(key, &req.segments().0),
+        Job::Embeddings(_) => None,
+    };
+    let order = app
+        .affinity
+        .order(&decision.candidates, max_latency, conversation);
     let mut last: Option<providers::DispatchError> = None;
-    for target in &decision.candidates {
+    for target in &order {
         let backend = app.config.backend(target.backend);
         let call = Call {
             backend,
@@ -443,9 +469,14 @@ async fn serve(
             limits: limits(&app.config),
             created: unix_now(),
         };
+        let sent = std::time::Instant::now();
         match providers::send(&app.http, &call, job).await {
             Ok(reply) => {
                 app.health.mark(target.backend, true);
+                app.affinity.observe(target, sent.elapsed());
+                if let Some(c) = conversation {
+                    app.affinity.stick(c, target);
+                }
                 let recorder = Recorder {
                     app: Arc::clone(app),
                     dims: Arc::clone(&dims),

@@ -289,7 +289,7 @@ impl Backend {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Target {
     pub backend: BackendId,
     pub model: String,

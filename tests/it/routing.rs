@@ -844,7 +844,11 @@ async fn spent_budgets_downgrade_or_reject_cloud_requests() {
         )))
         .await;
         let r = app.chat(user(COMPLEX)).await;
-        assert_eq!(header(&r, "x-airlock-tier"), "public_cloud", "{on_exceeded}");
+        assert_eq!(
+            header(&r, "x-airlock-tier"),
+            "public_cloud",
+            "{on_exceeded}"
+        );
         let _ = r.bytes().await;
         let r = app.chat(user(COMPLEX)).await;
         if on_exceeded == "downgrade" {
@@ -862,7 +866,11 @@ async fn spent_budgets_downgrade_or_reject_cloud_requests() {
         assert_eq!(r.status(), 200);
         assert_eq!(header(&r, "x-airlock-tier"), "local");
     }
-    assert_eq!(w.cloud.chat_count(), 2, "one cloud call per app, none past the budget");
+    assert_eq!(
+        w.cloud.chat_count(),
+        2,
+        "one cloud call per app, none past the budget"
+    );
     // A key's own budget works the same way, for that key only.
     let keys = "[[keys]]\nname = \"team-a\"\nkey_env = \"GW_KEY\"\nmonthly_budget_usd = 0.00005\n\n\
          [[keys]]\nname = \"vip\"\nkey_env = \"VIP_KEY\"\n";
@@ -881,5 +889,63 @@ async fn spent_budgets_downgrade_or_reject_cloud_requests() {
     assert_eq!(header(&r, "x-airlock-budget"), "downgraded");
     assert_eq!(header(&r, "x-airlock-tier"), "local");
     let r = as_key(VIP_KEY).await.expect("send");
-    assert_eq!(header(&r, "x-airlock-tier"), "public_cloud", "other keys unaffected");
+    assert_eq!(
+        header(&r, "x-airlock-tier"),
+        "public_cloud",
+        "other keys unaffected"
+    );
+}
+
+#[tokio::test]
+async fn conversations_stick_and_latency_budgets_prefer_fast_backends() {
+    let w = World::new().await;
+    let toml = w.toml("").replace(
+        "[pools]",
+        "[pools]\nboth = [\"lmstudio/qwen\", \"ollama/llama3.1:8b\"]",
+    );
+    let app = spawn(&toml).await;
+    let turn = |first: &str, more: &[&str]| {
+        let mut messages = vec![json!({"role": "user", "content": first})];
+        for m in more {
+            messages.push(json!({"role": "assistant", "content": "noted"}));
+            messages.push(json!({"role": "user", "content": m}));
+        }
+        json!({"model": "both", "messages": messages})
+    };
+    // LM Studio fails once, so Ollama serves this conversation...
+    w.lmstudio.set_fault(Fault::Status(503));
+    let r = app.chat(turn("plan a trip to Lisbon", &[])).await;
+    assert_eq!(header(&r, "x-airlock-backend"), "ollama");
+    w.lmstudio.set_fault(Fault::None);
+    // ...and its later turns go back to Ollama, where its prompt is cached,
+    // although LM Studio is first in the pool and healthy again.
+    let r = app
+        .chat(turn("plan a trip to Lisbon", &["and Porto?"]))
+        .await;
+    assert_eq!(header(&r, "x-airlock-backend"), "ollama");
+    // Another conversation takes the pool's order.
+    let r = app.chat(turn("write a haiku about rain", &[])).await;
+    assert_eq!(header(&r, "x-airlock-backend"), "lmstudio");
+
+    // Latency: LM Studio becomes slow; with a budget of 150 ms, the
+    // measured-fast Ollama is tried first.
+    w.lmstudio
+        .set_fault(Fault::Delay(std::time::Duration::from_millis(300)));
+    let r = app.chat(turn("a slow one", &[])).await;
+    assert_eq!(header(&r, "x-airlock-backend"), "lmstudio");
+    let fast = |budget: &'static str| {
+        app.http
+            .post(app.url("/v1/chat/completions"))
+            .header("x-airlock-max-latency-ms", budget)
+            .json(&turn("something new", &[]))
+            .send()
+    };
+    for _ in 0..8 {
+        // Enough slow samples that LM Studio's average is well over 150 ms.
+        let _ = app.chat(turn("another slow one", &[])).await;
+    }
+    let r = fast("150").await.expect("send");
+    assert_eq!(header(&r, "x-airlock-backend"), "ollama");
+    let r = fast("soon").await.expect("send");
+    assert_eq!(r.status(), 400);
 }
