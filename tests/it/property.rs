@@ -114,6 +114,13 @@ proptest! {
         category_restricted in any::<bool>(),
         fault in 0..4u8,
         stream in any::<bool>(),
+        // Routing state that must never widen where data may go: offline
+        // fallback, a spent budget (downgrade or reject), a volume rule that
+        // sends busy tasks to the cloud, and a latency budget.
+        offline in any::<bool>(),
+        budget in prop::sample::select(vec!["", "downgrade", "reject"]),
+        busy_to_cloud in any::<bool>(),
+        latency in prop::option::of(0..500u64),
     ) {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -126,8 +133,19 @@ proptest! {
             let azure = fakes::openai(&["gpt-4o"]).await;
             let down = fakes::closed_port().await;
             let level = if category_restricted { "restricted" } else { "confidential" };
+            let mut state = format!("offline_fallback = {offline}\noffline_pool = \"local\"\n");
+            if !budget.is_empty() {
+                state.push_str(&format!(
+                    "[budgets]\nmonthly_usd = 0.0\non_exceeded = \"{budget}\"\n"
+                ));
+            }
+            if busy_to_cloud {
+                state.push_str(
+                    "[[rules]]\nname = \"busy\"\nwhen = { requests_per_hour_at_least = 0 }\npool = \"frontier\"\n",
+                );
+            }
             let extra = format!(
-                "[policy]\non_violation = \"{}\"\n[policy.categories]\n{category} = \"{level}\"\n\n\
+                "[policy]\non_violation = \"{}\"\n{state}[policy.categories]\n{category} = \"{level}\"\n\n\
                  [[backends]]\nname = \"azure\"\nprotocol = \"openai\"\nbase_url = \"http://{}/v1\"\n\
                  tier = \"private_cloud\"\nmodels = [\"gpt-4o\"]\n",
                 violation,
@@ -145,7 +163,14 @@ proptest! {
                 2 => w.lmstudio.set_fault(Fault::CutAfter(1)),
                 _ => {}
             }
-            let r = app.chat(request(model, pos, secret, stream)).await;
+            let mut req = app
+                .http
+                .post(app.url("/v1/chat/completions"))
+                .json(&request(model, pos, secret, stream));
+            if let Some(ms) = latency {
+                req = req.header("x-airlock-max-latency-ms", ms.to_string());
+            }
+            let r = req.send().await.expect("send");
             let _ = r.bytes().await;
             // Whatever the outcome, the public cloud got nothing of it, and
             // the private cloud only when the level is confidential.
