@@ -4,15 +4,13 @@
 //! code_markers`) or a built-in confidentiality notice ("proprietary and
 //! confidential", "internal use only", ...). A marker alone is not enough,
 //! nor is code alone: open-source code and prose that mentions the company
-//! both stay unflagged. One case-insensitive Aho-Corasick pass finds the
-//! markers; only a text with a marker is read for code structure.
+//! both stay unflagged. The scanner's one keyword pass finds the markers
+//! (`triggers`); only a text with a marker is read for code structure.
 //!
 //! The finding spans the marker, so a report says where it was; redacting
 //! it would not remove the code, so the kind is never redacted.
 //!
 //! Must not: keep or log the text or the markers' matches.
-
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 
 use super::{Kind, Match};
 
@@ -29,47 +27,23 @@ pub const BUILTIN_MARKERS: &[&str] = &[
     "trade secret",
 ];
 
-/// The compiled markers.
-pub(super) struct CodeMarkers {
-    ac: AhoCorasick,
-}
-
-impl CodeMarkers {
-    /// Compiles the built-in notices and `extra` (operator markers; empty
-    /// and whitespace-only entries are skipped).
-    pub(super) fn new(extra: &[String]) -> CodeMarkers {
-        let mut all: Vec<&str> = BUILTIN_MARKERS.to_vec();
-        all.extend(extra.iter().map(|m| m.trim()).filter(|m| !m.is_empty()));
-        let ac = AhoCorasickBuilder::new()
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::LeftmostLongest)
-            .build(&all)
-            .expect("markers are non-empty literals (empty ones are skipped)");
-        CodeMarkers { ac }
+/// Checks the marker the keyword pass found at `s..e`: it must not continue
+/// a longer word (a marker that starts or ends with a word character), and
+/// the text must look like source code. `code` caches that verdict for the
+/// text (`None` until a marker needs it).
+pub(super) fn check(text: &str, s: usize, e: usize, code: &mut Option<bool>, out: &mut Vec<Match>) {
+    let b = text.as_bytes();
+    if (is_word(b[s]) && s > 0 && is_word(b[s - 1]))
+        || (is_word(b[e - 1]) && e < b.len() && is_word(b[e]))
+    {
+        return;
     }
-
-    /// Reports each marker in `text` when `text` looks like source code.
-    pub(super) fn detect(&self, text: &str, out: &mut Vec<Match>) {
-        let b = text.as_bytes();
-        let mut code = None;
-        for m in self.ac.find_iter(text) {
-            let (s, e) = (m.start(), m.end());
-            // A marker that starts or ends with a word character must not
-            // continue a longer word ("acme" is not in "acmeville").
-            if (is_word(b[s]) && s > 0 && is_word(b[s - 1]))
-                || (is_word(b[e - 1]) && e < b.len() && is_word(b[e]))
-            {
-                continue;
-            }
-            if !*code.get_or_insert_with(|| looks_like_code(text)) {
-                return;
-            }
-            out.push(Match {
-                kind: Kind::ProprietaryCode,
-                start: s,
-                end: e,
-            });
-        }
+    if *code.get_or_insert_with(|| looks_like_code(text)) {
+        out.push(Match {
+            kind: Kind::ProprietaryCode,
+            start: s,
+            end: e,
+        });
     }
 }
 
@@ -113,10 +87,14 @@ mod tests {
     use super::*;
 
     fn found(markers: &[&str], text: &str) -> Vec<String> {
-        let extra: Vec<String> = markers.iter().map(|s| s.to_string()).collect();
+        let scanner = super::super::Scanner::with_options(&super::super::Options {
+            names: false,
+            code_markers: markers.iter().map(|s| s.to_string()).collect(),
+        });
         let mut out = Vec::new();
-        CodeMarkers::new(&extra).detect(text, &mut out);
+        scanner.scan(text, &mut out);
         out.iter()
+            .filter(|m| m.kind == Kind::ProprietaryCode)
             .map(|m| text[m.start..m.end].to_owned())
             .collect()
     }

@@ -262,7 +262,6 @@ pub struct Scanner {
     api_keys: api_key::ApiKeys,
     jwt: jwt::Jwt,
     legal: legal::Legal,
-    code: code::CodeMarkers,
     medical: medical::MedicalTerms,
     card_context: Context,
     ssn_context: Context,
@@ -294,11 +293,10 @@ impl Scanner {
 
     pub fn with_options(options: &Options) -> Scanner {
         Scanner {
-            triggers: Triggers::new(),
+            triggers: Triggers::new(&options.code_markers),
             api_keys: api_key::ApiKeys::new(),
             jwt: jwt::Jwt::new(),
             legal: legal::Legal::new(),
-            code: code::CodeMarkers::new(&options.code_markers),
             medical: medical::MedicalTerms::new(),
             card_context: Context::new(card::CONTEXT_WORDS),
             ssn_context: Context::new(ssn::CONTEXT_WORDS),
@@ -327,7 +325,6 @@ impl Scanner {
         if text.as_bytes().contains(&b':') {
             ip_address::detect_v6(text, &mut found);
         }
-        self.code.detect(text, &mut found);
         let mut terms = Vec::new();
         self.medical.detect(text, &mut terms);
         found.extend(terms.into_iter().map(|(start, end)| Match {
@@ -365,6 +362,7 @@ impl Scanner {
         let mut k8s_state = k8s_secret::State::default();
         let mut caches = private_key::Caches::default();
         let mut key_end = 0;
+        let mut is_code = None;
         for h in hits {
             match h.trigger {
                 Trigger::Rule(i) => {
@@ -380,6 +378,7 @@ impl Scanner {
                 Trigger::Jwt => self.jwt.check(text, h.start, found),
                 Trigger::Url => url_credentials::check(text, h.start, found),
                 Trigger::Legal => self.legal.check(text, h.start, h.end, found),
+                Trigger::CodeMarker => code::check(text, h.start, h.end, &mut is_code, found),
                 Trigger::Pem | Trigger::Putty if h.start < key_end => {}
                 Trigger::Pem => private_key::check_pem(text, h.start, &mut caches, found),
                 Trigger::Putty => private_key::check_putty(text, h.start, &mut caches, found),

@@ -10,7 +10,7 @@
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 
 use super::api_key::ApiKeys;
-use super::{anchors, curl_user, k8s_secret, legal, secret};
+use super::{anchors, code, curl_user, k8s_secret, legal, secret};
 
 /// Which detector a literal belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +28,8 @@ pub(super) enum Trigger {
     Url,
     /// A word inside a legal privilege marker.
     Legal,
+    /// A proprietary-code marker (built-in notice or operator marker).
+    CodeMarker,
 }
 
 /// One literal found in the text.
@@ -45,10 +47,12 @@ pub(super) struct Triggers {
 }
 
 impl Triggers {
-    pub(super) fn new() -> Triggers {
-        let mut literals: Vec<&'static str> = Vec::new();
+    /// `code_markers` are the operator's proprietary-code markers (empty
+    /// and whitespace-only ones are skipped).
+    pub(super) fn new<'a>(code_markers: &'a [String]) -> Triggers {
+        let mut literals: Vec<&'a str> = Vec::new();
         let mut meaning = Vec::new();
-        let mut add = |lit: &'static str, t: Trigger| {
+        let mut add = |lit: &'a str, t: Trigger| {
             literals.push(lit);
             meaning.push(t);
         };
@@ -68,6 +72,14 @@ impl Triggers {
         add("://", Trigger::Url);
         for &lit in legal::LITERALS {
             add(lit, Trigger::Legal);
+        }
+        for lit in code::BUILTIN_MARKERS
+            .iter()
+            .copied()
+            .chain(code_markers.iter().map(|m| m.trim()))
+            .filter(|m| !m.is_empty())
+        {
+            add(lit, Trigger::CodeMarker);
         }
         for (i, &(word, _, _)) in anchors::WORDS.iter().enumerate() {
             add(word, Trigger::Context(i));
@@ -102,7 +114,7 @@ mod tests {
 
     #[test]
     fn finds_overlapping_literals_case_insensitively() {
-        let t = Triggers::new();
+        let t = Triggers::new(&[]);
         let mut hits = Vec::new();
         t.find("export GITHUB_TOKEN=ghp_x; Password: x", &mut hits);
         let kinds: Vec<_> = hits.iter().map(|h| h.trigger).collect();
@@ -116,7 +128,7 @@ mod tests {
 
     #[test]
     fn nothing_in_plain_prose() {
-        let t = Triggers::new();
+        let t = Triggers::new(&[]);
         let mut hits = Vec::new();
         t.find(
             "The weather is nice today and we went for a walk.",
