@@ -58,10 +58,14 @@ pub(super) fn mod97_ok(iban: &[u8]) -> bool {
 pub(super) fn detect(text: &str, out: &mut Vec<Match>) {
     let b = text.as_bytes();
     let mut i = 0;
+    // Only word starts can begin an IBAN: test each once, then skip the
+    // rest of the word.
     while i + 4 <= b.len() {
-        let start_ok = i == 0 || !is_word_byte(b[i - 1]);
-        if start_ok
-            && b[i].is_ascii_alphabetic()
+        if !is_word_byte(b[i]) {
+            i += 1;
+            continue;
+        }
+        if b[i].is_ascii_alphabetic()
             && b[i + 1].is_ascii_alphabetic()
             && b[i + 2].is_ascii_digit()
             && b[i + 3].is_ascii_digit()
@@ -73,9 +77,10 @@ pub(super) fn detect(text: &str, out: &mut Vec<Match>) {
                 end,
             });
             i = end;
-            continue;
         }
-        i += 1;
+        while i < b.len() && is_word_byte(b[i]) {
+            i += 1;
+        }
     }
 }
 
