@@ -18,6 +18,7 @@ pub struct Assessment {
     pub complexity: Complexity,
     /// Requests and tokens of the request's task kind per window.
     pub task_volume: [crate::volume::Count; 3],
+    pub budget: BudgetState,
     pub decision: Result<Decision, RouteError>,
 }
 
@@ -158,6 +159,10 @@ fn assess(
             crate::volume::Window::ALL.map(|w| v.count(&dim, w))
         })
         .unwrap_or_default();
+    let budget = inputs
+        .volume
+        .map(|v| BudgetState::read(config, v, inputs.key))
+        .unwrap_or_default();
     let decision = route::decide(
         config,
         &Facts {
@@ -168,9 +173,7 @@ fn assess(
             complexity: &complexity,
             key: inputs.key,
             break_even: crate::cost::break_even(config, &task_volume),
-            over_budget: inputs
-                .volume
-                .and_then(|v| over_budget(config, v, inputs.key)),
+            over_budget: budget.exceeded().then_some(config.budgets.on_exceeded),
             task_volume,
             needs: route::Needs {
                 images: inputs.unscannable.images > 0,
@@ -189,28 +192,38 @@ fn assess(
         sensitivity,
         complexity,
         task_volume,
+        budget,
         decision,
     }
 }
 
-/// `Some(action)` when the global or the key's cloud budget is spent over
-/// the last 30 days.
-fn over_budget(
-    config: &Config,
-    volume: &crate::volume::Volume,
-    key: Option<&str>,
-) -> Option<crate::config::OnBudget> {
-    use crate::volume::{Dim, Window};
-    let spent = |dim: &Dim| volume.count(dim, Window::Month).spend_micro_usd as f64 / 1e6;
-    let global = config
-        .budgets
-        .monthly_usd
-        .is_some_and(|b| spent(&Dim::All) >= b);
-    let own = key
-        .and_then(|k| config.keys.iter().find(|g| g.name == k))
-        .and_then(|g| g.monthly_budget_usd)
-        .is_some_and(|b| key.is_some_and(|k| spent(&Dim::Key(k.to_owned())) >= b));
-    (global || own).then_some(config.budgets.on_exceeded)
+/// Cloud spend against the budgets over the last 30 days, in USD.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct BudgetState {
+    pub global_spent: f64,
+    pub global_budget: Option<f64>,
+    pub key_spent: f64,
+    pub key_budget: Option<f64>,
+}
+
+impl BudgetState {
+    fn read(config: &Config, volume: &crate::volume::Volume, key: Option<&str>) -> BudgetState {
+        use crate::volume::{Dim, Window};
+        let spent = |dim: &Dim| volume.count(dim, Window::Month).spend_micro_usd as f64 / 1e6;
+        BudgetState {
+            global_spent: spent(&Dim::All),
+            global_budget: config.budgets.monthly_usd,
+            key_spent: key.map_or(0.0, |k| spent(&Dim::Key(k.to_owned()))),
+            key_budget: key
+                .and_then(|k| config.keys.iter().find(|g| g.name == k))
+                .and_then(|g| g.monthly_budget_usd),
+        }
+    }
+
+    pub fn exceeded(&self) -> bool {
+        self.global_budget.is_some_and(|b| self.global_spent >= b)
+            || self.key_budget.is_some_and(|b| self.key_spent >= b)
+    }
 }
 
 /// What is left of a request's level once every redactable finding is
@@ -301,6 +314,13 @@ pub fn explain_json(config: &Config, a: &Assessment) -> Value {
                     )
                 })
                 .collect::<serde_json::Map<String, Value>>(),
+        },
+        "budget": {
+            "global_spent_usd": a.budget.global_spent,
+            "global_budget_usd": a.budget.global_budget,
+            "key_spent_usd": a.budget.key_spent,
+            "key_budget_usd": a.budget.key_budget,
+            "exceeded": a.budget.exceeded(),
         },
         "allowed_tiers": allowed.iter().map(|t| t.as_str()).collect::<Vec<_>>(),
     });

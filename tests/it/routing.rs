@@ -850,6 +850,12 @@ async fn spent_budgets_downgrade_or_reject_cloud_requests() {
             "{on_exceeded}"
         );
         let _ = r.bytes().await;
+        let doc = app.explain(user(COMPLEX)).await;
+        assert_eq!(doc["budget"]["exceeded"], true, "{doc}");
+        assert!(
+            doc["budget"]["global_spent_usd"].as_f64().unwrap_or(0.0) > 0.00007,
+            "{doc}"
+        );
         let r = app.chat(user(COMPLEX)).await;
         if on_exceeded == "downgrade" {
             assert_eq!(r.status(), 200);
