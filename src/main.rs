@@ -25,37 +25,35 @@ struct Cli {
     command: Command,
 }
 
+/// `--config`, shared by every command that reads one.
+#[derive(clap::Args)]
+struct ConfigPath {
+    /// The config file.
+    #[arg(
+        long = "config",
+        short = 'c',
+        env = "AIRLOCK_CONFIG",
+        default_value = "config/airlock.toml"
+    )]
+    path: PathBuf,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run the gateway.
     Serve {
-        #[arg(
-            long,
-            short,
-            env = "AIRLOCK_CONFIG",
-            default_value = "config/airlock.toml"
-        )]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigPath,
     },
     /// Check a config file; exit 1 on errors (warnings keep exit 0).
     CheckConfig {
-        #[arg(
-            long,
-            short,
-            env = "AIRLOCK_CONFIG",
-            default_value = "config/airlock.toml"
-        )]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigPath,
     },
     /// Print the routing decision for a chat request body without sending it.
     Explain {
-        #[arg(
-            long,
-            short,
-            env = "AIRLOCK_CONFIG",
-            default_value = "config/airlock.toml"
-        )]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigPath,
         /// Minimum sensitivity level, as the x-airlock-min-sensitivity header would set.
         #[arg(long)]
         min_sensitivity: Option<String>,
@@ -65,13 +63,8 @@ enum Command {
     },
     /// Exit 0 when the gateway at the configured address answers /healthz (for container HEALTHCHECK).
     Healthcheck {
-        #[arg(
-            long,
-            short,
-            env = "AIRLOCK_CONFIG",
-            default_value = "config/airlock.toml"
-        )]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigPath,
         /// Address to check instead of the config's server.listen.
         #[arg(long)]
         addr: Option<String>,
@@ -80,13 +73,8 @@ enum Command {
     /// and a recommendation. Counts come from a running gateway
     /// (`--gateway`), from Redis when `[state] redis_url` is set, or are zero.
     Cost {
-        #[arg(
-            long,
-            short,
-            env = "AIRLOCK_CONFIG",
-            default_value = "config/airlock.toml"
-        )]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigPath,
         /// Base URL of a running gateway to ask (e.g. http://127.0.0.1:8080).
         #[arg(long)]
         gateway: Option<String>,
@@ -111,20 +99,20 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::CheckConfig { config } => check_config(&config),
+        Command::CheckConfig { config } => check_config(&config.path),
         Command::Explain {
             config,
             min_sensitivity,
             file,
-        } => report(explain(&config, min_sensitivity.as_deref(), &file)),
-        Command::Healthcheck { config, addr } => report(healthcheck(&config, addr)),
-        Command::Serve { config } => report(serve(&config)),
+        } => report(explain(&config.path, min_sensitivity.as_deref(), &file)),
+        Command::Healthcheck { config, addr } => report(healthcheck(&config.path, addr)),
+        Command::Serve { config } => report(serve(&config.path)),
         Command::Cost {
             config,
             gateway,
             key,
             format,
-        } => report(cost(&config, gateway, key, format == "json")),
+        } => report(cost(&config.path, gateway, key, format == "json")),
         Command::EvalSensitivity { format, files } => {
             report(eval_sensitivity(format == "json", &files))
         }

@@ -446,6 +446,35 @@ pool = "local"
     assert_eq!(d.skipped[0].rule, "easy");
 }
 
+/// The rule a complex public chat request of `task` matches, given its
+/// task kind's counts and break-even.
+fn rule_for(
+    c: &Config,
+    task: Task,
+    task_volume: [crate::volume::Count; 3],
+    break_even: Option<f64>,
+) -> String {
+    let cx = cx(0.9, task);
+    decide(
+        c,
+        &Facts {
+            endpoint: Endpoint::Chat,
+            model: "auto",
+            level: Level::Public,
+            complexity: &cx,
+            key: None,
+            redacted_level: Level::Public,
+            task_volume,
+            needs: Default::default(),
+            break_even,
+            over_budget: None,
+        },
+        &up,
+    )
+    .expect("ok")
+    .rule
+}
+
 #[test]
 fn volume_conditions_match_the_task_counts() {
     use crate::volume::Count;
@@ -457,28 +486,10 @@ fn volume_conditions_match_the_task_counts() {
         .expect("valid")
         .config;
     let at = |hour_requests: u64, day_tokens: u64, task| {
-        let cx = cx(0.9, task);
         let mut volume = [Count::default(); 3];
         volume[crate::volume::Window::Hour as usize].requests = hour_requests;
         volume[crate::volume::Window::Day as usize].input_tokens = day_tokens;
-        decide(
-            &c,
-            &Facts {
-                endpoint: Endpoint::Chat,
-                model: "auto",
-                level: Level::Public,
-                complexity: &cx,
-                key: None,
-                redacted_level: Level::Public,
-                task_volume: volume,
-                needs: Default::default(),
-                break_even: None,
-                over_budget: None,
-            },
-            &up,
-        )
-        .expect("ok")
-        .rule
+        rule_for(&c, task, volume, None)
     };
     assert_eq!(at(10, 5_000_000, Task::Extraction), "busy-extraction-local");
     // Each threshold must hold, and only for the named task.
@@ -498,27 +509,9 @@ fn break_even_condition_needs_a_known_break_even() {
         .expect("valid")
         .config;
     let at = |day_tokens: u64, break_even: Option<f64>| {
-        let cx = cx(0.9, Task::Chat);
         let mut volume = [Count::default(); 3];
         volume[crate::volume::Window::Day as usize].output_tokens = day_tokens;
-        decide(
-            &c,
-            &Facts {
-                endpoint: Endpoint::Chat,
-                model: "auto",
-                level: Level::Public,
-                complexity: &cx,
-                key: None,
-                redacted_level: Level::Public,
-                task_volume: volume,
-                needs: Default::default(),
-                break_even,
-                over_budget: None,
-            },
-            &up,
-        )
-        .expect("ok")
-        .rule
+        rule_for(&c, Task::Chat, volume, break_even)
     };
     assert_eq!(at(1_000, Some(1_000.0)), "owning-wins");
     assert_ne!(at(999, Some(1_000.0)), "owning-wins");
