@@ -72,7 +72,7 @@ impl NameDetector {
                     starts.push(k);
                 }
             } else if t.case != Case::Lower {
-                toks[k].flags = self.lex.get(&text[t.start..t.end]);
+                toks[k].flags = self.lex.get_at(text, t.start, t.end);
                 starts.push(k);
             } else {
                 let w = &text.as_bytes()[t.start..t.end];
@@ -133,7 +133,7 @@ impl Doc<'_> {
     fn flags(&self, i: usize) -> u32 {
         match self.toks.get(i) {
             Some(t) if t.num => 0,
-            Some(t) if t.case == Case::Lower => self.lex.get(self.word(i)),
+            Some(t) if t.case == Case::Lower => self.lex.get_at(self.text, t.start, t.end),
             Some(t) => t.flags,
             None => 0,
         }
