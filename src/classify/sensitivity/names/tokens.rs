@@ -207,41 +207,99 @@ const CASES: [Case; 8] = [
     Case::Title,
 ];
 
+/// How a word's first byte after it ends it: `END` (an ASCII byte that
+/// joins nothing), `JOINER` (`'` or `-`: ends a number, may join a word) or
+/// `OTHER` (outside ASCII: the general path decides).
+const AFTER: [u8; 256] = {
+    let mut t = [2u8; 256];
+    let mut b = 0;
+    while b < 128 {
+        t[b] = if b == b'\'' as usize || b == b'-' as usize {
+            1
+        } else {
+            0
+        };
+        b += 1;
+    }
+    t
+};
+
 /// `word` for a token that starts with an ASCII letter or digit, with a
-/// fast path for ASCII words that end at an ASCII byte joining nothing
-/// (most words), read eight bytes at a time.
+/// fast path for ASCII words of up to seven bytes that end at an ASCII byte
+/// joining nothing (most words): one eight-byte load, no loop.
 #[inline(always)]
 fn ascii_word(text: &str, start: usize, gap_bits: u8, out: &mut Vec<Token>) -> usize {
     let bytes = text.as_bytes();
+    let Some(chunk) = bytes.get(start..).and_then(<[u8]>::first_chunk::<8>) else {
+        return word(text, start, gap_bits, out);
+    };
+    let x = u64::from_le_bytes(*chunk);
+    let ascii = !x & HIGH;
+    // Letters with the case bit (0x20) set, so one range covers both.
+    let letter = in_range7(x | (ONES * 0x20), b'a', b'z') & ascii;
+    let digit = in_range7(x, b'0', b'9') & ascii;
+    let stop = !(letter | digit) & HIGH;
+    if stop == 0 {
+        return long_ascii_word(text, start, gap_bits, out);
+    }
+    // The first byte not in the word is byte `n`: bits `8 * n..`.
+    let shift = stop.trailing_zeros() & !7;
+    let end = start + shift as usize / 8;
+    let after = (x >> shift) as u8;
+    let num = digit & 0x80 != 0;
+    if AFTER[usize::from(after)] > u8::from(num) {
+        return word(text, start, gap_bits, out);
+    }
+    // Bit 5 of a letter, moved to bit 7, is set for lower case; `rest`
+    // keeps the bytes after the first.
+    let rest = ((1u64 << shift) - 1) & !0xff;
+    let lower = letter & (x << 2);
+    let upper = letter & !(x << 2);
+    let case = usize::from(upper & 0x80 != 0) << 2
+        | usize::from(lower & rest != 0) << 1
+        | usize::from(upper & rest != 0);
+    out.push(Token {
+        start,
+        end,
+        num,
+        case: CASES[case],
+        non_ascii: false,
+        gap: gap_bits,
+        dot: after == b'.',
+        flags: 0,
+    });
+    end
+}
+
+/// `ascii_word` for a word of eight bytes or more: eight bytes a load.
+fn long_ascii_word(text: &str, start: usize, gap_bits: u8, out: &mut Vec<Token>) -> usize {
+    let bytes = text.as_bytes();
     let mut at = start;
-    // Letters of the word after its first byte: lower case, upper case.
+    // Letters after the first byte: lower case, upper case.
     let (mut lower, mut upper) = (0u64, 0u64);
-    let mut first_upper = false;
-    let mut num = false;
+    let (mut first_upper, mut num) = (false, false);
     while let Some(chunk) = bytes.get(at..).and_then(<[u8]>::first_chunk::<8>) {
         let x = u64::from_le_bytes(*chunk);
         let ascii = !x & HIGH;
-        // Letters with the case bit (0x20) set, so one range covers both.
         let letter = in_range7(x | (ONES * 0x20), b'a', b'z') & ascii;
         let digit = in_range7(x, b'0', b'9') & ascii;
-        let n = (!(letter | digit) & HIGH).trailing_zeros() as usize / 8;
-        let mut keep = if n < 8 { (1u64 << (8 * n)) - 1 } else { !0 };
+        let stop = !(letter | digit) & HIGH;
+        let shift = stop.trailing_zeros() & !7; // 64: all eight in the word
+        let mut keep = if shift < 64 { (1u64 << shift) - 1 } else { !0 };
         if at == start {
             num = digit & 0x80 != 0;
             first_upper = letter & !(x << 2) & 0x80 != 0;
             keep &= !0xff;
         }
-        // Bit 5 of a letter, moved to bit 7, is set for lower case.
         lower |= letter & (x << 2) & keep;
         upper |= letter & !(x << 2) & keep;
-        if n == 8 {
+        if shift == 64 {
             at += 8;
             continue;
         }
-        let end = at + n;
-        let after = (x >> (8 * n)) as u8;
-        // A number takes no joiner; a word may ("O'Brien", "Jean-Luc").
-        if after >= 0x80 || (!num && (after == b'\'' || after == b'-')) {
+        let end = at + shift as usize / 8;
+        let after = (x >> shift) as u8;
+        if AFTER[usize::from(after)] > u8::from(num) {
             break;
         }
         let case =
@@ -411,6 +469,10 @@ mod tests {
     fn fast_path_cuts_as_the_general_one() {
         const PIECES: &[&str] = &[
             " ",
+            "A123456789",
+            "B1",
+            "Abcdefghijk",
+            "a1234567890",
             "  ",
             ". ",
             ", ",
