@@ -4,6 +4,7 @@
 //! mode (`-- --quick`) only to keep it compiling and get a rough figure.
 
 use airlock::classify::sensitivity::Scanner;
+use airlock::classify::sensitivity::names::NameDetector;
 use airlock::config::{BackendId, from_toml_str};
 use airlock::openai::ChatRequest;
 use airlock::pipeline::{Caller, assess_chat};
@@ -51,6 +52,7 @@ fn bench(c: &mut Criterion) {
     // As the gateway runs with the shipped config ([detectors] names = false).
     let scanner = Scanner::without_names();
     let with_names = Scanner::new();
+    let names = NameDetector::new();
     let state = |_: BackendId| BackendState::Up;
     let mut group = c.benchmark_group("classify_decide");
     for (label, size) in [("1KB", 1024), ("16KB", 16 * 1024), ("100KB", 100 * 1024)] {
@@ -106,6 +108,14 @@ fn bench(c: &mut Criterion) {
                 })
             },
         );
+        group.bench_with_input(BenchmarkId::new("names-only", label), &text, |b, t| {
+            let mut out = Vec::new();
+            b.iter(|| {
+                out.clear();
+                names.detect(black_box(t), &mut out);
+                out.len()
+            })
+        });
         group.bench_with_input(BenchmarkId::new("detectors+names", label), &text, |b, t| {
             let mut out = Vec::new();
             b.iter(|| {

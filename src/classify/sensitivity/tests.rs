@@ -171,8 +171,8 @@ fn weak_identifiers_with_context_in_one_text() {
     assert_eq!(
         got,
         vec![
-            // The capitalised cue word is kept in the span (known limit).
-            (Kind::Person, "Patient Zoë"),
+            // The capitalised cue word stays out of the span.
+            (Kind::Person, "Zoë"),
             (Kind::DateOfBirth, "03/14/1985"),
             (Kind::MedicalRecordNumber, "00482913"),
             (Kind::Npi, "1234567893"),

@@ -50,48 +50,39 @@ impl NameDetector {
     /// names and addresses in `text`. Addresses come first; a person span
     /// never overlaps an address span.
     pub fn detect(&self, text: &str, out: &mut Vec<(usize, usize, NameKind)>) {
-        let mut toks = Vec::with_capacity(text.len() / 6 + 1);
+        // Prose has a token every five or six bytes; denser text grows it.
+        let mut toks = Vec::with_capacity(text.len() / 4 + 16);
         tokens::tokenize(text, &mut toks);
         // Rules start only at capitalised words, numbers and a few lower-case
-        // words (before a number, abbreviations, "corner", "is", "me"); the
-        // other words are read only as context.
-        let mut starts = Vec::with_capacity(text.len() / 32 + 1);
-        let mut sorted = true;
-        for k in 0..toks.len() {
+        // words (up to three before a number, abbreviations, "corner", "is",
+        // "me"); the other words are read only as context.
+        let n = toks.len();
+        let mut starts = Vec::with_capacity(n / 2 + 1);
+        for k in 0..n {
             let t = toks[k];
             if t.num {
-                let lo = k.saturating_sub(3);
-                for (back, b) in toks[lo..k].iter().enumerate() {
-                    let back = lo + back;
-                    if b.case == Case::Lower && !b.num {
-                        sorted &= starts.last().is_none_or(|&l| l < back);
-                        starts.push(back);
-                    }
-                }
-                if starts.last() != Some(&k) {
-                    starts.push(k);
-                }
+                starts.push(k);
             } else if t.case != Case::Lower {
-                toks[k].flags = self.lex.get(&text[t.start..t.end]);
+                toks[k].flags = self.lex.get_at(text, t.start, t.end);
                 starts.push(k);
             } else {
                 let w = &text.as_bytes()[t.start..t.end];
-                if t.dot || w == b"is" || w == b"me" || w.eq_ignore_ascii_case(b"corner") {
+                if t.dot
+                    || toks[k + 1..n.min(k + 4)].iter().any(|b| b.num)
+                    || w == b"is"
+                    || w == b"me"
+                    || w.eq_ignore_ascii_case(b"corner")
+                {
                     starts.push(k);
                 }
             }
         }
-        if !sorted {
-            starts.sort_unstable();
-        }
-        starts.dedup();
         let doc = Doc {
             text,
             toks,
             starts,
             lex: &self.lex,
         };
-        let n = doc.toks.len();
         let mut ranges = Vec::new();
         address::find(&doc, &mut ranges);
         let mut covered = vec![false; n];
@@ -133,7 +124,7 @@ impl Doc<'_> {
     fn flags(&self, i: usize) -> u32 {
         match self.toks.get(i) {
             Some(t) if t.num => 0,
-            Some(t) if t.case == Case::Lower => self.lex.get(self.word(i)),
+            Some(t) if t.case == Case::Lower => self.lex.get_at(self.text, t.start, t.end),
             Some(t) => t.flags,
             None => 0,
         }

@@ -141,7 +141,7 @@ fn judge(doc: &Doc, covered: &[bool], s: usize, e: usize) -> Option<(usize, usiz
     let cap = |k: usize| (s + MAX_RUN - 1).min(k);
     let cue = cue.max(cue_after(doc, last));
     if cue == Cue::Strong && !initial(s) {
-        return Some((s, cap(last)));
+        return Some(span_from(doc, s, last));
     }
     // A known given name starts the name.
     for g in s..=last {
@@ -182,10 +182,25 @@ fn judge(doc: &Doc, covered: &[bool], s: usize, e: usize) -> Option<(usize, usiz
             || own_line
             || (surname && !sentence_start)
         {
-            return Some((first, cap(last)));
+            return Some(span_from(doc, first, last));
         }
     }
     None
+}
+
+/// The name span of a run judged from `s` through `last`: a capitalised cue
+/// or title word it starts with ("Patient Zoë Smith", "Captain Jan Novák")
+/// is left out, as the gold spans leave out titles, unless it is a given
+/// name too ("Son"); the last word always stays. At most `MAX_RUN` tokens.
+fn span_from(doc: &Doc, s: usize, last: usize) -> (usize, usize) {
+    let mut first = s;
+    while first < last && doc.toks[first].case == Case::Title && {
+        let f = doc.flags(first);
+        f & (PERSON_CTX | TITLE) != 0 && f & GIVEN == 0
+    } {
+        first += 1;
+    }
+    (first, (first + MAX_RUN - 1).min(last))
 }
 
 pub fn surname_ending(w: &str) -> bool {
@@ -362,6 +377,19 @@ mod tests {
             ("the Jackson Street Bridge", &[]),
             ("Boston Omaha Corporation", &[]),
             ("Dear Sir, hello World", &[]),
+            // A capitalised cue or title word before the name stays out of
+            // the span, and so is not remembered as a name.
+            (
+                "Patient Zoë Smith was seen. Patient is stable.",
+                &["Zoë Smith"],
+            ),
+            ("Captain Zdenka Nováková", &["Zdenka Nováková"]),
+            ("Nurse Ratched said so", &["Ratched"]),
+            (
+                "Patient Anna Maria Kowalska Nowak",
+                &["Anna Maria Kowalska Nowak"],
+            ),
+            ("Son Nguyen was here", &["Son Nguyen"]),
         ];
         for (text, want) in cases {
             assert_eq!(persons(text), *want, "{text}");
