@@ -108,9 +108,9 @@ fn hash_end(h: u64) -> u64 {
 /// Reads eight bytes at once where the slice has them.
 #[inline(always)]
 fn load(b: &[u8], i: usize, n: usize) -> u64 {
-    match b.get(i..i + 8) {
-        Some(&[b0, b1, b2, b3, b4, b5, b6, b7]) => {
-            let x = u64::from_le_bytes([b0, b1, b2, b3, b4, b5, b6, b7]);
+    match b.get(i..).and_then(<[u8]>::first_chunk::<8>) {
+        Some(c) => {
+            let x = u64::from_le_bytes(*c);
             if n >= 8 {
                 x
             } else {
@@ -276,6 +276,25 @@ impl Lexicon {
     /// straight from `text`, without a copy.
     #[inline]
     pub fn get_at(&self, text: &str, start: usize, end: usize) -> u32 {
+        // Most words: ASCII, up to eight bytes, one load.
+        let len = end - start;
+        if (1..=8).contains(&len)
+            && let Some(c) = text
+                .as_bytes()
+                .get(start..)
+                .and_then(<[u8]>::first_chunk::<8>)
+        {
+            let x = u64::from_le_bytes(*c) & (!0 >> (64 - 8 * len));
+            if x & HIGH == 0 {
+                return self.probe_hash(hash_end(hash_step(len as u64, ascii_lower(x))));
+            }
+        }
+        self.get_any(text, start, end)
+    }
+
+    /// `get_at` for any word.
+    #[inline(never)]
+    fn get_any(&self, text: &str, start: usize, end: usize) -> u32 {
         let len = end - start;
         if len > MAX_WORD {
             return 0;
