@@ -811,18 +811,24 @@ async fn offline_fallback_serves_cleared_traffic_locally_when_the_cloud_is_down(
         ("", false),
     ] {
         let app = spawn(&toml(extra)).await;
-        // The first call finds the cloud unreachable and marks it down.
-        let r = app.chat(user(COMPLEX)).await;
-        assert!(r.status().is_server_error(), "{extra}: {}", r.status());
-        let r = app.chat(user(COMPLEX)).await;
+        // Once the cloud is known to be down (a failed call or a health
+        // probe marks it), the fallback serves complex requests locally.
+        let mut served = None;
+        for _ in 0..3 {
+            let r = app.chat(user(COMPLEX)).await;
+            if r.status() == 200 {
+                served = Some(r);
+                break;
+            }
+            assert!(r.status().is_server_error(), "{extra}: {}", r.status());
+        }
         if fallback {
-            assert_eq!(r.status(), 200);
+            let r = served.expect("served by the fallback");
             assert_eq!(header(&r, "x-airlock-tier"), "local");
             assert_eq!(header(&r, "x-airlock-offline-fallback"), "true");
             assert_eq!(header(&r, "x-airlock-rule"), "complex-to-frontier");
         } else {
-            assert_ne!(r.status(), 200, "no fallback without the setting");
-            assert!(r.headers().get("x-airlock-offline-fallback").is_none());
+            assert!(served.is_none(), "no fallback without the setting");
         }
     }
 }
@@ -918,13 +924,13 @@ async fn conversations_stick_and_latency_budgets_prefer_fast_backends() {
         }
         json!({"model": "both", "messages": messages})
     };
-    // LM Studio fails once, so Ollama serves this conversation...
-    w.lmstudio.set_fault(Fault::Status(503));
-    let r = app.chat(turn("plan a trip to Lisbon", &[])).await;
+    // The conversation starts on Ollama (asked for by name)...
+    let mut first = turn("plan a trip to Lisbon", &[]);
+    first["model"] = json!("ollama/llama3.1:8b");
+    let r = app.chat(first).await;
     assert_eq!(header(&r, "x-airlock-backend"), "ollama");
-    w.lmstudio.set_fault(Fault::None);
-    // ...and its later turns go back to Ollama, where its prompt is cached,
-    // although LM Studio is first in the pool and healthy again.
+    // ...and its later turns through the pool go back to Ollama, where its
+    // prompt is cached, although LM Studio is first in the pool.
     let r = app
         .chat(turn("plan a trip to Lisbon", &["and Porto?"]))
         .await;
