@@ -25,6 +25,8 @@ use crate::openai::{Role, Segment};
 const MAX_CONVERSATIONS: usize = 50_000;
 const STICKY_TTL: Duration = Duration::from_secs(3600);
 const EWMA_WEIGHT: f64 = 0.2;
+/// Bytes of the first text that identify a conversation.
+const PREFIX: usize = 512;
 
 #[derive(Default)]
 pub struct Affinity {
@@ -55,16 +57,22 @@ impl Affinity {
         self.ttfb_ms.lock().ok()?.get(target).copied()
     }
 
-    /// The conversation a request belongs to: its key and first user or
-    /// system text. `None` without such a text.
+    /// The conversation a request belongs to: its key and the start (up to
+    /// `PREFIX` bytes) of its first user or system text, which is what a
+    /// prompt cache keys on too. `None` without such a text.
     pub fn conversation(&self, key: Option<&str>, segments: &[Segment<'_>]) -> Option<u64> {
         let first = segments
             .iter()
             .find(|s| matches!(s.role, Role::System | Role::User))?;
+        let text = first.text.trim();
+        let mut end = text.len().min(PREFIX);
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
         let mut h = self.salt.build_hasher();
         h.write(key.unwrap_or("").as_bytes());
         h.write_u8(0xff);
-        h.write(first.text.trim().as_bytes());
+        h.write(&text.as_bytes()[..end]);
         Some(h.finish())
     }
 
