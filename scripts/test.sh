@@ -4,7 +4,7 @@
 #   2. unit + gateway integration tests (cargo test)
 #   3. benches in quick mode, so they keep compiling and print rough figures
 #   4. end-to-end: release binary + official openai SDK + real llama.cpp model
-#   5. sensitivity eval tables on ../shared/eval, when it is there
+#   5. sensitivity and complexity-routing eval tables on ../shared/eval, when it is there
 #   6. load harness short mode (overhead vs direct)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,6 +28,13 @@ if [ -d ../shared/eval ]; then
   echo "== sensitivity eval (../shared/eval; figures, not a pass/fail gate)"
   target/release/airlock eval-sensitivity ../shared/eval/pii/*.jsonl \
     ../shared/eval/secrets/*.jsonl ../shared/eval/routing/*.jsonl
+fi
+
+if [ -f ../shared/eval/routing/mmlu_routellm.jsonl ]; then
+  echo "== complexity routing eval (../shared/eval/routing; figures, not a pass/fail gate)"
+  for split in test train; do
+    target/release/airlock eval-routing --split "$split" ../shared/eval/routing/mmlu_routellm.jsonl
+  done
 fi
 
 if [ -x bench/load/run.sh ] || [ -f bench/load/run.sh ]; then

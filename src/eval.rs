@@ -56,6 +56,7 @@ use crate::classify::sensitivity::{Category, Kind, Match, Scanner};
 use crate::config::Policy;
 use crate::types::Level;
 
+pub mod routing;
 mod table;
 
 /// Gold entity type to airlock kind name (see the module doc).

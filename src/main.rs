@@ -94,6 +94,18 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Score complexity routing on strong/weak model results (RouteLLM's
+    /// MMLU JSONL): APGR and CPT(50%), CPT(80%) per router.
+    EvalRouting {
+        /// Rows to evaluate: the tuning half, the held-out half, or both.
+        #[arg(long, default_value = "test", value_parser = ["train", "test", "all"])]
+        split: String,
+        /// Output format.
+        #[arg(long, default_value = "table", value_parser = ["table", "json"])]
+        format: String,
+        /// JSONL file with `prompt`, `strong_correct`, `weak_correct`.
+        file: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -116,6 +128,11 @@ fn main() -> ExitCode {
         Command::EvalSensitivity { format, files } => {
             report(eval_sensitivity(format == "json", &files))
         }
+        Command::EvalRouting {
+            split,
+            format,
+            file,
+        } => report(eval_routing(&split, format == "json", &file)),
     }
 }
 
@@ -221,6 +238,22 @@ fn eval_sensitivity(json: bool, files: &[PathBuf]) -> anyhow::Result<()> {
     }
     if json {
         println!("{}", serde_json::to_string_pretty(&docs)?);
+    }
+    Ok(())
+}
+
+fn eval_routing(split: &str, json: bool, path: &std::path::Path) -> anyhow::Result<()> {
+    use airlock::eval::routing;
+    let name = path.display().to_string();
+    let split = routing::Split::parse(split).with_context(|| format!("unknown split {split:?}"))?;
+    let content = std::fs::read_to_string(path).with_context(|| format!("cannot read {name}"))?;
+    let records = routing::parse(&content).with_context(|| format!("cannot evaluate {name}"))?;
+    let report =
+        routing::evaluate(&records, split).with_context(|| format!("cannot evaluate {name}"))?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", report.table(&name));
     }
     Ok(())
 }

@@ -296,7 +296,11 @@ pub fn explain_json(config: &Config, a: &Assessment) -> Value {
         "complexity": {
             "score": (a.complexity.score * 1000.0).round() / 1000.0,
             "task": a.complexity.task.as_str(),
-            "reasons": a.complexity.reasons,
+            "features": a.complexity.features.iter().map(|c| json!({
+                "name": c.feature.as_str(),
+                "value": (c.value * 1000.0).round() / 1000.0,
+                "contribution": (c.contribution * 1000.0).round() / 1000.0,
+            })).collect::<Vec<_>>(),
             "prompt_tokens": a.complexity.prompt_tokens,
         },
         "volume": {

@@ -71,7 +71,7 @@ fn cx(score: f64, task: Task) -> Complexity {
     Complexity {
         score,
         task,
-        reasons: vec![],
+        features: vec![],
         prompt_tokens: 10,
     }
 }
@@ -298,7 +298,7 @@ fn embeddings_are_never_rerouted() {
     let emb = Complexity {
         score: 0.0,
         task: Task::Embedding,
-        reasons: vec![],
+        features: vec![],
         prompt_tokens: 1,
     };
     let f = |model| Facts {

@@ -103,7 +103,7 @@ embeddings = ["cloud/text-embedding-3-small"]
 
 [[rules]]
 name = "complex-to-frontier"
-when = {{ complexity_at_least = 0.6 }}
+when = {{ complexity_at_least = 0.5 }}
 pool = "frontier"
 
 [[rules]]

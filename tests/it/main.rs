@@ -141,7 +141,7 @@ pool = "frontier"
 
 [[rules]]
 name = "complex-to-frontier"
-when = {{ complexity_at_least = 0.6 }}
+when = {{ complexity_at_least = 0.5 }}
 pool = "frontier"
 
 [[rules]]

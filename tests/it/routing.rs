@@ -491,7 +491,7 @@ async fn explain_shows_the_decision_without_sending() {
     );
     assert!(doc["complexity"]["score"].as_f64().is_some());
     assert!(doc["complexity"]["task"].is_string());
-    assert!(doc["complexity"]["reasons"].is_array());
+    assert!(doc["complexity"]["features"].is_array());
     assert_eq!(doc["rule"], "sensitive-local");
     assert_eq!(doc["pool"], "local");
     assert_eq!(doc["allowed_tiers"], json!(["local", "private_cloud"]));
