@@ -25,7 +25,7 @@ fn check_config_accepts_the_shipped_config_with_a_warning() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}");
     assert!(
-        stdout.contains("warning: backends[2]") && stdout.contains("unconfigured"),
+        stdout.contains("warning: backends[3]") && stdout.contains("unconfigured"),
         "{stdout}"
     );
     assert!(stdout.contains("ok: "), "{stdout}");

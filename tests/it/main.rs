@@ -2,6 +2,7 @@
 //! upstreams speaking the OpenAI and Ollama protocols. No fixed ports.
 
 mod cli;
+mod default_policy;
 mod fakes;
 mod property;
 mod redis;
