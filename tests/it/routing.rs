@@ -811,9 +811,16 @@ async fn offline_fallback_serves_cleared_traffic_locally_when_the_cloud_is_down(
         ("", false),
     ] {
         let app = spawn(&toml(extra)).await;
-        // The first call finds the cloud unreachable and marks it down.
+        // The first call finds the cloud unreachable and marks it down,
+        // unless the startup probe got there first (a race the test cannot
+        // order); then it is already served by the fallback.
         let r = app.chat(user(COMPLEX)).await;
-        assert!(r.status().is_server_error(), "{extra}: {}", r.status());
+        let early = fallback && r.headers().get("x-airlock-offline-fallback").is_some();
+        assert!(
+            r.status().is_server_error() || early,
+            "{extra}: {}",
+            r.status()
+        );
         let r = app.chat(user(COMPLEX)).await;
         if fallback {
             assert_eq!(r.status(), 200);

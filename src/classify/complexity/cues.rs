@@ -717,6 +717,12 @@ fn table() -> &'static Table {
     })
 }
 
+/// Builds the automaton (a DFA: a few milliseconds once, then a few
+/// nanoseconds a byte).
+pub(super) fn warm() {
+    table();
+}
+
 /// A byte that continues a word: ASCII letters and digits, and any byte of
 /// a non-ASCII character (so "café" is one word).
 fn wordy(b: u8) -> bool {

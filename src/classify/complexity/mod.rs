@@ -378,6 +378,12 @@ pub fn score(v: &Values, w: &Weights) -> f64 {
     (w.base + contributions(v, w).iter().sum::<f64>()).clamp(0.0, 1.0)
 }
 
+/// Builds the cue automaton ahead of the first request (it is built on
+/// first use otherwise).
+pub fn warm() {
+    cues::warm();
+}
+
 /// Scores a request with the shipped weights.
 pub fn assess(segments: &[Segment<'_>], shape: Shape) -> Complexity {
     let v = values(segments, shape);
