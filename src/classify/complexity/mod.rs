@@ -37,6 +37,7 @@
 //! multi-step design or coding requests reach 0.6 to 0.9.
 
 mod cues;
+mod phrases;
 mod task;
 #[cfg(test)]
 mod tests;
