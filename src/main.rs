@@ -357,6 +357,8 @@ fn serve(path: &std::path::Path) -> anyhow::Result<()> {
     for w in &loaded.warnings {
         tracing::warn!(key = %w.key, "{}", w.message);
     }
+    // Build the complexity cue automaton now, not on the first request.
+    airlock::classify::complexity::warm();
     runtime()?.block_on(async move {
         let app = airlock::App::build(loaded.config)
             .await

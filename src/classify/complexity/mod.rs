@@ -37,6 +37,7 @@
 //! multi-step design or coding requests reach 0.6 to 0.9.
 
 mod cues;
+mod phrases;
 mod task;
 #[cfg(test)]
 mod tests;
@@ -376,6 +377,12 @@ pub fn contributions(v: &Values, w: &Weights) -> [f64; Feature::COUNT] {
 /// The score under `w`: base plus every contribution, clamped to 0..1.
 pub fn score(v: &Values, w: &Weights) -> f64 {
     (w.base + contributions(v, w).iter().sum::<f64>()).clamp(0.0, 1.0)
+}
+
+/// Builds the cue automaton ahead of the first request (it is built on
+/// first use otherwise).
+pub fn warm() {
+    cues::warm();
 }
 
 /// Scores a request with the shipped weights.
