@@ -267,3 +267,14 @@ proptest::proptest! {
         proptest::prop_assert!((0.0..=1.0).contains(&c.score));
     }
 }
+
+#[test]
+fn long_texts_are_sampled_at_both_ends_on_char_boundaries() {
+    let text = format!("{}{}", "é".repeat(5000), "z".repeat(3001));
+    let pieces: Vec<&str> = super::sample(&text).collect();
+    assert_eq!(pieces.len(), 2);
+    assert!(pieces[0].len() <= super::HEAD && pieces[1].len() <= super::TAIL);
+    assert!(pieces[1].ends_with('z') && pieces[0].starts_with('é'));
+    let short = "short prompt";
+    assert_eq!(super::sample(short).collect::<Vec<_>>(), vec![short]);
+}
