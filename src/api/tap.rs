@@ -54,13 +54,60 @@ impl Answer {
     }
 }
 
-/// The answer in a non-streamed `chat.completion` or embeddings body.
+/// The answer in a non-streamed `chat.completion` or embeddings body. Read
+/// into typed fields, so an embeddings body's vectors are skipped, not
+/// built into a JSON tree.
 pub fn json_answer(body: &[u8]) -> Answer {
-    let mut a = Answer::default();
-    if let Ok(v) = serde_json::from_slice::<Value>(body) {
-        a.read(&v, "/choices/0/message/content");
+    #[derive(serde::Deserialize)]
+    struct Body {
+        #[serde(default)]
+        choices: Vec<Choice>,
+        usage: Option<Usage>,
     }
-    a
+    #[derive(serde::Deserialize)]
+    struct Choice {
+        message: Option<Message>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Message {
+        // Any shape (a string, null, or parts): only a string is text.
+        content: Option<Value>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Usage {
+        prompt_tokens: Option<u64>,
+        completion_tokens: Option<u64>,
+        prompt_tokens_details: Option<Details>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Details {
+        cached_tokens: Option<u64>,
+    }
+    let Ok(b) = serde_json::from_slice::<Body>(body) else {
+        return Answer::default();
+    };
+    let mut text = b
+        .choices
+        .into_iter()
+        .next()
+        .and_then(|c| c.message)
+        .and_then(|m| match m.content {
+            Some(Value::String(s)) => Some(s),
+            _ => None,
+        })
+        .unwrap_or_default();
+    if text.len() > MAX_TEXT {
+        text.clear();
+    }
+    Answer {
+        text,
+        prompt_tokens: b.usage.as_ref().and_then(|u| u.prompt_tokens),
+        completion_tokens: b.usage.as_ref().and_then(|u| u.completion_tokens),
+        cached_tokens: b
+            .usage
+            .and_then(|u| u.prompt_tokens_details)
+            .and_then(|d| d.cached_tokens),
+    }
 }
 
 /// Passes an OpenAI SSE stream through unchanged; `on_end` gets what it
@@ -127,6 +174,12 @@ mod tests {
         let a = json_answer(body);
         assert_eq!(a.text, "hello there");
         assert_eq!(a.tokens(100), (5, 2));
+        let emb = br#"{"object":"list","data":[{"embedding":[0.1,0.2]}],"usage":{"prompt_tokens":4,"total_tokens":4}}"#;
+        assert_eq!(
+            json_answer(emb).tokens(99),
+            (4, 0),
+            "embeddings: usage, no text"
+        );
         let a = json_answer(b"not json");
         assert_eq!(a, Answer::default());
         assert_eq!(a.tokens(10), (10, 0), "estimates without usage");
