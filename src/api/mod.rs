@@ -384,6 +384,11 @@ async fn serve(
     a: &Assessment,
     job: Job<'_>,
 ) -> Response {
+    // A bad header is refused before anything is counted or sent.
+    let max_latency = match max_latency_ms(headers) {
+        Ok(v) => v,
+        Err(e) => return e.into_response(),
+    };
     let decision = match &a.decision {
         Ok(d) => d,
         Err(e) => {
@@ -448,10 +453,6 @@ async fn serve(
         None => job,
     };
     let fwd = forward(ctx, headers);
-    let max_latency = match max_latency_ms(headers) {
-        Ok(v) => v,
-        Err(e) => return e.into_response(),
-    };
     let conversation = match job {
         Job::Chat(req) => app.affinity.conversation(key, &req.segments().0),
         Job::Embeddings(_) => None,
