@@ -18,7 +18,7 @@ fn is_local(b: u8) -> bool {
 pub(super) fn detect(text: &str, out: &mut Vec<Match>) {
     let b = text.as_bytes();
     let mut done = 0;
-    for (at, _) in b.iter().enumerate().filter(|&(_, &c)| c == b'@') {
+    for at in memchr::memchr_iter(b'@', b) {
         if at < done {
             continue;
         }

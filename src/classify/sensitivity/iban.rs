@@ -7,7 +7,7 @@
 //! Must not: start inside a word, stop in the middle of a group, or accept a
 //! length its country does not use.
 
-use super::text::is_word_byte;
+use super::text::{byte_before, digit_pairs, is_word_byte};
 use super::{Kind, Match};
 
 /// Country code and total IBAN length (ISO 13616 registry).
@@ -57,18 +57,16 @@ pub(super) fn mod97_ok(iban: &[u8]) -> bool {
 /// Appends every IBAN in `text`.
 pub(super) fn detect(text: &str, out: &mut Vec<Match>) {
     let b = text.as_bytes();
-    let mut i = 0;
-    // Only word starts can begin an IBAN: test each once, then skip the
-    // rest of the word.
-    while i + 4 <= b.len() {
-        if !is_word_byte(b[i]) {
-            i += 1;
+    // An IBAN starts a word with two letters and two digits: only the
+    // places two digits follow two such letters are looked at.
+    let mut resume = 0;
+    for j in digit_pairs(b) {
+        let Some(i) = j.checked_sub(2).filter(|&i| i >= resume) else {
             continue;
-        }
+        };
         if b[i].is_ascii_alphabetic()
             && b[i + 1].is_ascii_alphabetic()
-            && b[i + 2].is_ascii_digit()
-            && b[i + 3].is_ascii_digit()
+            && byte_before(b, i).is_none_or(|c| !is_word_byte(c))
             && let Some(end) = parse_at(b, i)
         {
             out.push(Match {
@@ -76,10 +74,7 @@ pub(super) fn detect(text: &str, out: &mut Vec<Match>) {
                 start: i,
                 end,
             });
-            i = end;
-        }
-        while i < b.len() && is_word_byte(b[i]) {
-            i += 1;
+            resume = end;
         }
     }
 }

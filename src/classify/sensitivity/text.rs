@@ -41,6 +41,83 @@ pub(super) fn is_escape_letter(bytes: &[u8], i: usize) -> bool {
     matches!(bytes.get(i), Some(b'n' | b'r' | b't')) && i > 0 && bytes[i - 1] == b'\\'
 }
 
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// The high bit of each byte of `x` set when that byte is an ASCII digit
+/// (SWAR: no byte's sum below carries into the next).
+fn digit8(x: u64) -> u64 {
+    let x7 = x & !HIGH;
+    (x7 + 0x50 * ONES) & !(x7 + 0x46 * ONES) & !x & HIGH
+}
+
+/// As `digit8`, for ASCII letters and digits.
+fn alnum8(x: u64) -> u64 {
+    let x7 = x & !HIGH;
+    let lower = x7 | (0x20 * ONES);
+    let letter = (lower + 0x1f * ONES) & !(lower + 0x05 * ONES);
+    (letter | digit8(x)) & !x & HIGH
+}
+
+/// Bit `j` set when `chunk[j]` (`chunk` holds at most 64 bytes) is in the
+/// class `swar` tests eight bytes at a time and `byte` one at a time.
+fn class_mask(chunk: &[u8], swar: fn(u64) -> u64, byte: fn(&u8) -> bool) -> u64 {
+    let mut m = 0u64;
+    let mut words = chunk.chunks_exact(8);
+    let mut shift = 0;
+    for w in &mut words {
+        let mut x = [0u8; 8];
+        x.copy_from_slice(w);
+        // High bits of the eight bytes to the low eight bits, in order.
+        let bits = ((swar(u64::from_le_bytes(x)) >> 7).wrapping_mul(0x0102_0408_1020_4080)) >> 56;
+        m |= bits << shift;
+        shift += 8;
+    }
+    for (j, c) in words.remainder().iter().enumerate() {
+        m |= u64::from(byte(c)) << (shift + j);
+    }
+    m
+}
+
+/// Bit `j` set when `chunk[j]` is an ASCII letter or digit (`chunk` holds
+/// at most 64 bytes).
+pub(super) fn alnum_mask(chunk: &[u8]) -> u64 {
+    class_mask(chunk, alnum8, u8::is_ascii_alphanumeric)
+}
+
+/// Bit `j` set when `chunk[j]` is an ASCII digit (at most 64 bytes).
+pub(super) fn digit_mask(chunk: &[u8]) -> u64 {
+    class_mask(chunk, digit8, u8::is_ascii_digit)
+}
+
+/// Positions `j` where `b[j]` and `b[j + 1]` are both ASCII digits, in
+/// order, found 64 bytes at a time.
+pub(super) fn digit_pairs(b: &[u8]) -> impl Iterator<Item = usize> + '_ {
+    let block = |at: usize| {
+        b.get(at..)
+            .map_or(0, |r| digit_mask(r.get(..64).unwrap_or(r)))
+    };
+    let mut base = 0;
+    let mut cur = block(0);
+    let mut pairs = 0u64;
+    std::iter::from_fn(move || {
+        loop {
+            if pairs != 0 {
+                let j = pairs.trailing_zeros() as usize;
+                pairs &= pairs - 1;
+                return Some(base - 64 + j);
+            }
+            if base >= b.len() {
+                return None;
+            }
+            let next = block(base + 64);
+            pairs = cur & ((cur >> 1) | (next << 63));
+            cur = next;
+            base += 64;
+        }
+    })
+}
+
 /// The byte before `at`, if any.
 pub(super) fn byte_before(bytes: &[u8], at: usize) -> Option<u8> {
     at.checked_sub(1).and_then(|i| bytes.get(i).copied())
@@ -155,6 +232,41 @@ impl Context {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn masks_match_bytewise() {
+        let all: Vec<u8> = (0..=255u8).chain(b"a1-Z9_ \xff".iter().copied()).collect();
+        let naive = |chunk: &[u8], f: fn(&u8) -> bool| {
+            (chunk.iter().enumerate()).fold(0u64, |m, (j, c)| m | (u64::from(f(c)) << j))
+        };
+        for len in [1, 7, 8, 9, 63, 64] {
+            for chunk in all.chunks(len) {
+                let want = naive(chunk, u8::is_ascii_alphanumeric);
+                assert_eq!(alnum_mask(chunk), want, "{chunk:?}");
+                assert_eq!(
+                    digit_mask(chunk),
+                    naive(chunk, u8::is_ascii_digit),
+                    "{chunk:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn digit_pairs_match_bytewise() {
+        // Digits at and across the 64-byte block edges, and at the end.
+        let mut text = vec![b'x'; 200];
+        for i in [0, 1, 5, 62, 63, 64, 65, 127, 128, 150, 152, 153, 198, 199] {
+            text[i] = b'7';
+        }
+        for len in [0, 1, 2, 63, 64, 65, 128, 129, 199, 200] {
+            let b = &text[..len];
+            let want: Vec<usize> = (0..len.saturating_sub(1))
+                .filter(|&j| b[j].is_ascii_digit() && b[j + 1].is_ascii_digit())
+                .collect();
+            assert_eq!(digit_pairs(b).collect::<Vec<_>>(), want, "len {len}");
+        }
+    }
 
     #[test]
     fn boundaries_respect_multibyte() {

@@ -42,6 +42,7 @@
 //! panic on any input, or allocate for text without codes (only found codes
 //! are buffered before they are merged into `out`).
 
+use super::text::alnum_mask;
 use aho_corasick::automaton::{Automaton, StateID};
 use aho_corasick::dfa::DFA;
 use aho_corasick::{Anchored, MatchKind, StartKind};
@@ -529,41 +530,6 @@ fn anchor_forms(p: &[u8]) -> Vec<Vec<u8>> {
     forms
 }
 
-const ONES: u64 = 0x0101_0101_0101_0101;
-const HIGH: u64 = 0x8080_8080_8080_8080;
-
-/// The high bit of each byte of `x` set when that byte is an ASCII letter or
-/// digit (SWAR: no byte's sum below carries into the next).
-fn alnum8(x: u64) -> u64 {
-    let x7 = x & !HIGH;
-    let lower = x7 | (0x20 * ONES);
-    let letter = (lower + 0x1f * ONES) & !(lower + 0x05 * ONES);
-    let digit = (x7 + 0x50 * ONES) & !(x7 + 0x46 * ONES);
-    (letter | digit) & !x & HIGH
-}
-
-/// Bit `j` set when `chunk[j]` is an ASCII letter or digit (`chunk` holds at
-/// most 64 bytes), eight bytes at a time.
-fn alnum_mask(chunk: &[u8]) -> u64 {
-    let mut m = 0u64;
-    let mut words = chunk.chunks_exact(8);
-    let mut shift = 0;
-    for w in &mut words {
-        let mut x = [0u8; 8];
-        x.copy_from_slice(w);
-        // High bits of the eight bytes to the low eight bits, in order.
-        let bits = ((alnum8(u64::from_le_bytes(x)) >> 7).wrapping_mul(0x0102_0408_1020_4080)) >> 56;
-        m |= bits << shift;
-        shift += 8;
-    }
-    for (j, &c) in words.remainder().iter().enumerate() {
-        let letter = (c | 0x20).wrapping_sub(b'a') < 26;
-        let digit = c.wrapping_sub(b'0') < 10;
-        m |= u64::from(letter | digit) << (shift + j);
-    }
-    m
-}
-
 /// The non-comment lines of a data file, trimmed.
 fn data_lines(list: &str) -> impl Iterator<Item = &str> {
     list.lines()
@@ -971,19 +937,6 @@ mod tests {
         let mut out = Vec::new();
         terms().detect(text, &mut out);
         out
-    }
-
-    #[test]
-    fn alnum_mask_matches_bytewise() {
-        let all: Vec<u8> = (0..=255u8).chain(b"a1-Z9_ \xff".iter().copied()).collect();
-        for len in [1, 7, 8, 9, 63, 64] {
-            for chunk in all.chunks(len) {
-                let want = chunk.iter().enumerate().fold(0u64, |m, (j, c)| {
-                    m | (u64::from(c.is_ascii_alphanumeric()) << j)
-                });
-                assert_eq!(alnum_mask(chunk), want, "{chunk:?}");
-            }
-        }
     }
 
     #[test]
