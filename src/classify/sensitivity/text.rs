@@ -255,7 +255,7 @@ mod tests {
     #[test]
     fn digit_pairs_match_bytewise() {
         // Digits at and across the 64-byte block edges, and at the end.
-        let mut text = vec![b'x'; 200];
+        let mut text = [b'x'; 200];
         for i in [0, 1, 5, 62, 63, 64, 65, 127, 128, 150, 152, 153, 198, 199] {
             text[i] = b'7';
         }
