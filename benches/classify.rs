@@ -14,25 +14,9 @@ use std::hint::black_box;
 
 const CONFIG: &str = include_str!("../config/airlock.toml");
 
-/// Mixed realistic text: prose, a little code, and a few identifiers.
-fn prompt(bytes: usize) -> String {
-    let pieces = [
-        "Please review the quarterly report and summarise the main risks for the board. ",
-        "The customer wrote in about a late delivery and asked for a refund by Friday. ",
-        "fn total(items: &[Item]) -> u64 { items.iter().map(|i| i.price).sum() }\n",
-        "Contact the account manager at jane.doe@example.com or +1 (415) 555-0132. ",
-        "Explain step by step why the cache misses increase after the deploy. ",
-        "Order 88412 shipped on 2024-03-14 with tracking 1Z999AA10123456784. ",
-    ];
-    let mut s = String::with_capacity(bytes + 128);
-    let mut i = 0;
-    while s.len() < bytes {
-        s.push_str(pieces[i % pieces.len()]);
-        i += 1;
-    }
-    s.truncate(bytes);
-    s
-}
+#[path = "support/prompt.rs"]
+mod support;
+use support::prompt;
 
 fn body(bytes: usize) -> Vec<u8> {
     serde_json::to_vec(&serde_json::json!({

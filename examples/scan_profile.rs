@@ -1,40 +1,51 @@
-//! Scans the bench's 16 KB text repeatedly, for profilers
-//! (`valgrind --tool=callgrind`, `perf stat`). Not part of the suite.
+//! Scans the classify bench's text (detectors and evasion views, what
+//! serving runs) repeatedly, for profilers (`valgrind --tool=callgrind`)
+//! and for the latency spread criterion does not print: p50, p99 and the
+//! worst round on one core. Not part of the suite.
+//!
+//! `SIZE_KB` (default 16) and `ROUNDS` (default 200) set the work; `--names`
+//! adds person names and street addresses.
 use airlock::classify::evasion;
 use airlock::classify::sensitivity::Scanner;
+use std::time::{Duration, Instant};
+
+#[path = "../benches/support/prompt.rs"]
+mod support;
+
+fn env(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
 
 fn main() {
-    let pieces = [
-        "Please review the quarterly report and summarise the main risks for the board. ",
-        "The customer wrote in about a late delivery and asked for a refund by Friday. ",
-        "fn total(items: &[Item]) -> u64 { items.iter().map(|i| i.price).sum() }\n",
-        "Contact the account manager at jane.doe@example.com or +1 (415) 555-0132. ",
-        "Explain step by step why the cache misses increase after the deploy. ",
-        "Order 88412 shipped on 2024-03-14 with tracking 1Z999AA10123456784. ",
-    ];
-    let mut s = String::new();
-    let mut i = 0;
-    while s.len() < 16 * 1024 {
-        s.push_str(pieces[i % pieces.len()]);
-        i += 1;
-    }
-    s.truncate(16 * 1024);
+    let text = support::prompt(env("SIZE_KB", 16) * 1024);
     let names = std::env::args().any(|a| a == "--names");
     let scanner = if names {
         Scanner::new()
     } else {
         Scanner::without_names()
     };
-    let rounds: usize = std::env::var("ROUNDS")
-        .ok()
-        .and_then(|r| r.parse().ok())
-        .unwrap_or(200);
+    let rounds = env("ROUNDS", 200).max(1);
     let mut out = Vec::new();
+    let mut took = Vec::with_capacity(rounds);
     let mut n = 0;
     for _ in 0..rounds {
         out.clear();
-        evasion::scan(&scanner, std::hint::black_box(&s), &mut out);
+        let t = Instant::now();
+        evasion::scan(&scanner, std::hint::black_box(&text), &mut out);
+        took.push(t.elapsed());
         n += out.len();
     }
-    println!("{n} findings");
+    took.sort_unstable();
+    let at = |q: f64| took[((took.len() - 1) as f64 * q).round() as usize];
+    let us = |d: Duration| d.as_secs_f64() * 1e6;
+    println!(
+        "{} bytes x {rounds}: p50 {:.1} us, p99 {:.1} us, max {:.1} us ({n} findings)",
+        text.len(),
+        us(at(0.5)),
+        us(at(0.99)),
+        us(at(1.0)),
+    );
 }
