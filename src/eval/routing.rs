@@ -25,10 +25,10 @@
 //! bytes, modulo 100, is below 50, else in `test`. The hash depends only
 //! on the text, so copies of a prompt (the file has 105 prompts twice)
 //! always land in the same half. The weights in
-//! `crate::classify::complexity::WEIGHTS` were tuned on `train` only
-//! (`cargo run --release --example tune_complexity -- FILE`: coordinate
-//! ascent on train APGR over the text features' weights, with signs fixed
-//! in advance); `test` was read only to report.
+//! `crate::classify::complexity::WEIGHTS` were fitted on `train` only
+//! (`cargo run --release --example tune_complexity -- FILE`: a ridge
+//! regression of each question's strong-minus-weak gain on the text
+//! features, with signs fixed in advance); `test` was read only to report.
 //!
 //! Must not: read files or print (the binary does), or panic on any input.
 
