@@ -3,6 +3,10 @@
 //! is kept whole, so unknown fields reach OpenAI-protocol backends untouched.
 //! No I/O here; errors name the offending parameter.
 
+mod body;
+
+pub use body::Body;
+
 use serde_json::{Map, Value};
 
 /// Why a request body was refused, with the OpenAI `param` it concerns.
@@ -86,7 +90,7 @@ impl Unscannable {
 #[derive(Debug, Clone)]
 pub struct ChatRequest {
     /// The body as sent, to forward (with `model` replaced).
-    pub body: Map<String, Value>,
+    pub body: Body,
     pub model: String,
     pub stream: bool,
     pub include_usage: bool,
@@ -96,18 +100,17 @@ pub struct ChatRequest {
     pub json_schema: bool,
 }
 
-fn as_object(bytes: &[u8]) -> Result<Map<String, Value>, RequestError> {
-    match serde_json::from_slice::<Value>(bytes) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(RequestError {
+fn as_object(bytes: &[u8]) -> Result<Body, RequestError> {
+    Body::parse(bytes).map_err(|e| match e {
+        body::BodyError::NotObject => RequestError {
             message: "the request body must be a JSON object".into(),
             param: None,
-        }),
-        Err(e) => Err(RequestError {
+        },
+        body::BodyError::Json(e) => RequestError {
             message: format!("the request body is not valid JSON: {e}"),
             param: None,
-        }),
-    }
+        },
+    })
 }
 
 fn model_of(body: &Map<String, Value>) -> Result<String, RequestError> {
@@ -375,32 +378,8 @@ impl ChatRequest {
 
     /// The body to send to an OpenAI-protocol backend: the caller's JSON with `model` replaced.
     pub fn body_for(&self, model: &str) -> Vec<u8> {
-        body_with_model(&self.body, model)
+        self.body.with_model(model)
     }
-}
-
-/// Serialises `body` with its `model` replaced, keeping every other field
-/// in order, without copying the body first.
-pub fn body_with_model(body: &Map<String, Value>, model: &str) -> Vec<u8> {
-    struct WithModel<'a>(&'a Map<String, Value>, &'a str);
-    impl serde::Serialize for WithModel<'_> {
-        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-            use serde::ser::SerializeMap;
-            let mut m = s.serialize_map(Some(self.0.len()))?;
-            for (k, v) in self.0 {
-                if k == "model" {
-                    m.serialize_entry(k, self.1)?;
-                } else {
-                    m.serialize_entry(k, v)?;
-                }
-            }
-            m.end()
-        }
-    }
-    let mut out = Vec::with_capacity(256);
-    // Serialising a JSON map of JSON values into a Vec cannot fail.
-    let _ = serde_json::to_writer(&mut out, &WithModel(body, model));
-    out
 }
 
 fn parse_role(role: &str) -> Option<Role> {
@@ -416,7 +395,7 @@ fn parse_role(role: &str) -> Option<Role> {
 /// A checked `POST /v1/embeddings` body.
 #[derive(Debug, Clone)]
 pub struct EmbeddingsRequest {
-    pub body: Map<String, Value>,
+    pub body: Body,
     pub model: String,
 }
 

@@ -7,7 +7,7 @@
 use super::sse::SseDecoder;
 use super::{Call, DispatchError, Framer, Reply, open_stream, post, read_body};
 use crate::config::Backend;
-use crate::openai::{ChatRequest, EmbeddingsRequest, body_with_model};
+use crate::openai::{ChatRequest, EmbeddingsRequest};
 use bytes::{Bytes, BytesMut};
 use std::time::Duration;
 
@@ -38,14 +38,7 @@ pub async fn embeddings(
     req: &EmbeddingsRequest,
 ) -> Result<Bytes, DispatchError> {
     let url = format!("{}/embeddings", call.backend.base_url);
-    let resp = post(
-        http,
-        call,
-        &url,
-        body_with_model(&req.body, call.model),
-        false,
-    )
-    .await?;
+    let resp = post(http, call, &url, req.body.with_model(call.model), false).await?;
     let body = read_body(resp, call, call.limits.max_response_bytes).await?;
     check_json(&body, call)?;
     Ok(body)

@@ -64,6 +64,13 @@ impl Fake {
             .filter(|s| s.path.ends_with("/chat/completions") || s.path == "/api/chat")
             .count()
     }
+    /// Embeddings requests received (health probes do not count).
+    pub fn embed_count(&self) -> usize {
+        self.seen()
+            .iter()
+            .filter(|s| s.path.ends_with("/embeddings") || s.path == "/api/embed")
+            .count()
+    }
     pub fn set_fault(&self, f: Fault) {
         self.inner.lock().expect("lock").fault = f;
     }

@@ -93,6 +93,19 @@ async fn bad_requests_get_openai_shaped_errors() {
     .await;
     assert_eq!(s, 400);
     assert_eq!(b["error"]["param"], "messages[0].content");
+    // A key twice: parsers disagree on which copy wins, so the scanned
+    // copy might not be the one a backend reads. Refused, never forwarded.
+    let before = w.ollama.chat_count();
+    let (s, b) = error_of(
+        raw(br#"{"model":"auto","messages":[{"role":"user","content":"hi","content":"jane@example.com"}]}"#.to_vec())
+            .await
+            .expect("send"),
+    )
+    .await;
+    assert_eq!(s, 400);
+    let why = b["error"]["message"].as_str().unwrap_or("");
+    assert!(why.contains("duplicate key \"content\""), "{b}");
+    assert_eq!(w.ollama.chat_count(), before);
     let (s, b) = error_of(
         raw(br#"{"model":"auto","messages":[]}"#.to_vec())
             .await
