@@ -11,6 +11,7 @@ pub mod openai;
 pub mod sse;
 
 mod convert_error;
+pub(crate) mod fields;
 
 pub use convert_error::ConvertError;
 
@@ -357,6 +358,24 @@ pub(crate) trait Framer: Send + 'static {
     fn started(&self) -> bool;
     /// At upstream EOF: appends any tail; `Err` when the stream was cut short.
     fn finish(&mut self, out: &mut BytesMut) -> Result<(), String>;
+}
+
+/// Appends `value` as one SSE `data:` event.
+pub(crate) fn write_sse_data(out: &mut BytesMut, value: &serde_json::Value) -> Result<(), String> {
+    struct Writer<'a>(&'a mut BytesMut);
+    impl std::io::Write for Writer<'_> {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    out.extend_from_slice(b"data: ");
+    serde_json::to_writer(Writer(out), value).map_err(|e| e.to_string())?;
+    out.extend_from_slice(b"\n\n");
+    Ok(())
 }
 
 /// An SSE error event in the shape the OpenAI SDKs raise as an API error.
