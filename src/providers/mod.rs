@@ -1,8 +1,7 @@
 //! Talking to backends: one module per wire protocol (`openai`, `ollama`,
-//! `anthropic`),
-//! sharing the transport here: timeouts (connect, first byte, idle, total),
-//! bounded bodies, header hygiene, and the stream pump that commits only once
-//! the first meaningful frame has arrived. Errors say who failed and whether
+//! `anthropic`), sharing the transport here: timeouts (connect, first byte,
+//! idle, total), bounded bodies, header hygiene, and the stream pump that
+//! commits only once the first meaningful frame has arrived. Errors say who failed and whether
 //! another backend may be tried. This layer never decides *where* a request
 //! goes; it only sends to the target it is handed.
 

@@ -561,4 +561,4 @@ fn number(value: &Value, path: &str) -> Result<f64, ConvertError> {
 
 #[cfg(test)]
 #[path = "convert_tests.rs"]
-mod tests;
+pub(crate) mod tests;

@@ -581,3 +581,7 @@ fn error_event(event: &Map<String, Value>) -> ConvertError {
         None => ConvertError::upstream(bounded(kind)),
     }
 }
+
+#[cfg(test)]
+#[path = "convert_response_tests.rs"]
+mod tests;

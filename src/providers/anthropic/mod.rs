@@ -213,4 +213,37 @@ mod tests {
         f.push(head, &mut out).expect("push");
         assert!(!f.started() && out.is_empty());
     }
+
+    #[test]
+    fn the_key_travels_in_x_api_key_marked_sensitive() {
+        let toml = r#"
+[[backends]]
+name = "claude"
+protocol = "anthropic"
+base_url = "http://127.0.0.1:9"
+api_key_env = "K"
+tier = "public_cloud"
+models = ["m"]
+
+[pools]
+p = ["claude/m"]
+
+[[rules]]
+name = "default"
+pool = "p"
+"#;
+        let loaded = crate::config::from_toml_str(toml, &|_| Some("sk-ant-secret".into()))
+            .expect("valid config");
+        let backend = &loaded.config.backends[0];
+        let rb = reqwest::Client::new().get("http://127.0.0.1:9/v1/models");
+        let req = super::super::with_auth(rb, backend)
+            .build()
+            .expect("request");
+        let key = req.headers().get("x-api-key").expect("x-api-key");
+        assert_eq!(key, "sk-ant-secret");
+        assert!(key.is_sensitive());
+        assert_eq!(req.headers()["anthropic-version"], API_VERSION);
+        assert!(req.headers().get("authorization").is_none());
+        assert!(!format!("{req:?}").contains("sk-ant-secret"));
+    }
 }
