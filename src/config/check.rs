@@ -619,10 +619,13 @@ fn check_backend(
     let protocol = match b.protocol.as_str() {
         "openai" => Some(Protocol::OpenAi),
         "ollama" => Some(Protocol::Ollama),
+        "anthropic" => Some(Protocol::Anthropic),
         other => {
             c.err(
                 format!("{base}.protocol"),
-                format!("unknown protocol {other:?} (expected \"openai\" or \"ollama\")"),
+                format!(
+                    "unknown protocol {other:?} (expected \"openai\", \"ollama\" or \"anthropic\")"
+                ),
             );
             None
         }
@@ -697,7 +700,37 @@ fn check_backend(
     let (Some(protocol), Some(tier), true) = (protocol, tier, ok) else {
         return None;
     };
-    let caps = check_caps(c, &base, &b.caps(), super::Caps::default_for(tier));
+    let mut default_caps = super::Caps::default_for(tier);
+    if protocol == Protocol::Anthropic {
+        // The Messages API has no `response_format`: such requests are refused.
+        default_caps.json_schema = false;
+    }
+    let caps = check_caps(c, &base, &b.caps(), default_caps);
+    if protocol == Protocol::Anthropic && caps.json_schema {
+        c.warn(
+            format!("{base}.json_schema"),
+            "the anthropic protocol cannot honour response_format: such requests are refused",
+        );
+    }
+    let default_max_tokens = match b.default_max_tokens {
+        Some(0) => {
+            c.err(format!("{base}.default_max_tokens"), "must be at least 1");
+            super::DEFAULT_MAX_TOKENS
+        }
+        Some(n) => {
+            if protocol != Protocol::Anthropic {
+                c.warn(
+                    format!("{base}.default_max_tokens"),
+                    format!(
+                        "only the anthropic protocol uses it (this backend's is {:?})",
+                        protocol.as_str()
+                    ),
+                );
+            }
+            n
+        }
+        None => super::DEFAULT_MAX_TOKENS,
+    };
     let mut prices = HashMap::new();
     for (model, p) in &b.prices {
         let key = format!("{base}.prices.{model:?}");
@@ -764,6 +797,7 @@ fn check_backend(
         prices,
         monthly_cost_usd: b.monthly_cost_usd,
         tokens_per_second: b.tokens_per_second,
+        default_max_tokens,
     })
 }
 

@@ -179,6 +179,8 @@ impl Policy {
 pub enum Protocol {
     OpenAi,
     Ollama,
+    /// Anthropic's Messages API (`POST /v1/messages`).
+    Anthropic,
 }
 
 impl Protocol {
@@ -186,6 +188,7 @@ impl Protocol {
         match self {
             Protocol::OpenAi => "openai",
             Protocol::Ollama => "ollama",
+            Protocol::Anthropic => "anthropic",
         }
     }
 }
@@ -222,7 +225,15 @@ pub struct Backend {
     /// Owning cost and capacity (local backends).
     pub monthly_cost_usd: Option<f64>,
     pub tokens_per_second: Option<f64>,
+    /// `max_tokens` sent when a request names none (`anthropic` protocol,
+    /// which requires it): `default_max_tokens`, else
+    /// [`DEFAULT_MAX_TOKENS`].
+    pub default_max_tokens: u64,
 }
+
+/// The `max_tokens` an `anthropic` backend gets when neither the request nor
+/// the backend's `default_max_tokens` names one.
+pub const DEFAULT_MAX_TOKENS: u64 = 4096;
 
 /// USD per million tokens.
 #[derive(Debug, Clone, Copy, PartialEq)]

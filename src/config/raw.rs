@@ -215,6 +215,8 @@ pub struct RawBackend {
     pub monthly_cost_usd: Option<f64>,
     /// Tokens a second the local backend can serve, all requests together.
     pub tokens_per_second: Option<f64>,
+    /// `max_tokens` for requests that name none (`anthropic` protocol only).
+    pub default_max_tokens: Option<u64>,
 }
 
 /// USD per million tokens.

@@ -377,3 +377,68 @@ fn capabilities_are_checked_and_default_by_tier() {
     let cloud = c.backends[1].caps_of("gpt-4o");
     assert!(cloud.images && cloud.json_schema && cloud.context_window == 128_000);
 }
+
+const ANTHROPIC: &str = r#"
+[[backends]]
+name = "claude"
+protocol = "anthropic"
+base_url = "https://api.anthropic.com/"
+api_key_env = "OPENAI_API_KEY"
+tier = "public_cloud"
+models = ["claude-sonnet-4-5"]
+"#;
+
+#[test]
+fn anthropic_protocol_and_its_max_tokens_default() {
+    let loaded = from_toml_str(&format!("{BASE}{ANTHROPIC}"), &with_key).expect("valid");
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    let b = &loaded.config.backends[2];
+    assert_eq!(b.protocol, Protocol::Anthropic);
+    assert_eq!(b.protocol.as_str(), "anthropic");
+    assert_eq!(b.base_url, "https://api.anthropic.com");
+    assert_eq!(b.default_max_tokens, DEFAULT_MAX_TOKENS);
+    assert_eq!(DEFAULT_MAX_TOKENS, 4096);
+    assert!(b.caps.images && b.caps.tools);
+    assert!(
+        !b.caps.json_schema,
+        "Anthropic cannot honour response_format"
+    );
+    assert!(loaded.config.backends[1].caps.json_schema, "OpenAI can");
+
+    let toml = format!("{BASE}{ANTHROPIC}default_max_tokens = 1024\n");
+    let loaded = from_toml_str(&toml, &with_key).expect("valid");
+    assert_eq!(loaded.config.backends[2].default_max_tokens, 1024);
+    assert_error(
+        &format!("{BASE}{ANTHROPIC}default_max_tokens = 0\n"),
+        "backends[2].default_max_tokens",
+        "at least 1",
+    );
+    // Set where it means nothing, or json_schema promised: warnings.
+    let toml = BASE.replace(
+        "models = [\"llama3.1:8b\"]",
+        "models = [\"llama3.1:8b\"]\ndefault_max_tokens = 100",
+    );
+    let warnings = from_toml_str(&toml, &with_key).expect("valid").warnings;
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.key == "backends[0].default_max_tokens"),
+        "{warnings:?}"
+    );
+    let toml = format!("{BASE}{ANTHROPIC}json_schema = true\n");
+    let warnings = from_toml_str(&toml, &with_key).expect("valid").warnings;
+    assert!(
+        warnings.iter().any(|w| w.key == "backends[2].json_schema"),
+        "{warnings:?}"
+    );
+}
+
+#[test]
+fn unknown_protocol_names_the_three() {
+    let errs = errors(&BASE.replace("protocol = \"ollama\"", "protocol = \"claude\""));
+    assert!(
+        errs.iter().any(|e| e.starts_with("backends[0].protocol: ")
+            && e.contains("\"openai\", \"ollama\" or \"anthropic\"")),
+        "{errs:#?}"
+    );
+}

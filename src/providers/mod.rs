@@ -1,16 +1,18 @@
-//! Talking to backends: one module per wire protocol (`openai`, `ollama`),
-//! sharing the transport here: timeouts (connect, first byte, idle, total),
-//! bounded bodies, header hygiene, and the stream pump that commits only once
-//! the first meaningful frame has arrived. Errors say who failed and whether
+//! Talking to backends: one module per wire protocol (`openai`, `ollama`,
+//! `anthropic`), sharing the transport here: timeouts (connect, first byte,
+//! idle, total), bounded bodies, header hygiene, and the stream pump that
+//! commits only once the first meaningful frame has arrived. Errors say who failed and whether
 //! another backend may be tried. This layer never decides *where* a request
 //! goes; it only sends to the target it is handed.
 
+pub mod anthropic;
 pub mod ndjson;
 pub mod ollama;
 pub mod openai;
 pub mod sse;
 
 mod convert_error;
+pub(crate) mod fields;
 
 pub use convert_error::ConvertError;
 
@@ -58,7 +60,7 @@ pub enum DispatchError {
         phase: &'static str,
     },
     /// The backend refused the request as the caller's fault (4xx other than
-    /// 401/403/408/429); `message` and `param` are relayed to the caller.
+    /// 401/402/403/408/429); `message` and `param` are relayed to the caller.
     #[error("backend {backend} rejected the request with HTTP {status}")]
     Rejected {
         backend: String,
@@ -66,7 +68,8 @@ pub enum DispatchError {
         message: String,
         param: Option<String>,
     },
-    /// 401/403/408/429/5xx: a failure of the backend or of airlock's credentials.
+    /// 401/402/403/408/429/5xx (Anthropic's 529 included): a failure of the
+    /// backend or of airlock's credentials or billing.
     #[error("backend {backend} answered HTTP {status}")]
     Status { backend: String, status: u16 },
     #[error("backend {backend} sent an invalid response: {message}")]
@@ -153,12 +156,17 @@ pub async fn send(
     match (call.backend.protocol, job) {
         (Protocol::OpenAi, Job::Chat(req)) => openai::chat(http, call, req).await,
         (Protocol::Ollama, Job::Chat(req)) => ollama::chat(http, call, req).await,
+        (Protocol::Anthropic, Job::Chat(req)) => anthropic::chat(http, call, req).await,
         (Protocol::OpenAi, Job::Embeddings(req)) => {
             openai::embeddings(http, call, req).await.map(Reply::Json)
         }
         (Protocol::Ollama, Job::Embeddings(req)) => {
             ollama::embeddings(http, call, req).await.map(Reply::Json)
         }
+        // Anthropic has no embeddings endpoint; the caller may try another backend.
+        (Protocol::Anthropic, Job::Embeddings(_)) => Err(DispatchError::Convert(
+            ConvertError::unsupported("model", "Anthropic backends do not serve embeddings"),
+        )),
     }
 }
 
@@ -171,6 +179,7 @@ pub async fn probe(
     match backend.protocol {
         Protocol::OpenAi => openai::probe(http, backend, timeout).await,
         Protocol::Ollama => ollama::probe(http, backend, timeout).await,
+        Protocol::Anthropic => anthropic::probe(http, backend, timeout).await,
     }
 }
 
@@ -242,10 +251,32 @@ pub(crate) async fn get_json(
     })
 }
 
+/// The backend's key in its protocol's header (a bearer token, or Anthropic's
+/// `x-api-key`), marked sensitive so it is never shown in debug output, and
+/// the API version header Anthropic requires on every call.
 pub(crate) fn with_auth(rb: reqwest::RequestBuilder, backend: &Backend) -> reqwest::RequestBuilder {
-    match &backend.key {
-        KeyState::Present(k) => rb.bearer_auth(k.expose_secret()),
-        KeyState::NotNeeded | KeyState::Missing(_) => rb,
+    let key = match &backend.key {
+        KeyState::Present(k) => Some(k.expose_secret()),
+        KeyState::NotNeeded | KeyState::Missing(_) => None,
+    };
+    match backend.protocol {
+        Protocol::OpenAi | Protocol::Ollama => match key {
+            Some(k) => rb.bearer_auth(k),
+            None => rb,
+        },
+        Protocol::Anthropic => {
+            let rb = rb.header("anthropic-version", anthropic::API_VERSION);
+            match key.map(|k| (k, http::HeaderValue::from_str(k))) {
+                Some((_, Ok(mut value))) => {
+                    value.set_sensitive(true);
+                    rb.header("x-api-key", value)
+                }
+                // Not a valid header value: reqwest fails the request when it
+                // is sent (as `bearer_auth` does), without quoting the value.
+                Some((k, Err(_))) => rb.header("x-api-key", k),
+                None => rb,
+            }
+        }
     }
 }
 
@@ -276,7 +307,7 @@ async fn check_status(
         return Ok(resp);
     }
     let backend = call.backend.name.clone();
-    if matches!(status, 401 | 403 | 408 | 429) || !(400..500).contains(&status) {
+    if matches!(status, 401 | 402 | 403 | 408 | 429) || !(400..500).contains(&status) {
         return Err(DispatchError::Status { backend, status });
     }
     // A 4xx about the request: pass its message on, bounded.
@@ -295,7 +326,8 @@ async fn check_status(
     })
 }
 
-/// The message of an OpenAI-shaped (`{"error":{"message"}}`) or Ollama-shaped
+/// The message of an OpenAI-shaped (`{"error":{"message"}}`), Anthropic-shaped
+/// (`{"type":"error","error":{"type","message"}}`) or Ollama-shaped
 /// (`{"error":"..."}`) error body.
 fn error_message(body: &[u8]) -> Option<(String, Option<String>)> {
     let v: serde_json::Value = serde_json::from_slice(body).ok()?;
@@ -357,6 +389,24 @@ pub(crate) trait Framer: Send + 'static {
     fn started(&self) -> bool;
     /// At upstream EOF: appends any tail; `Err` when the stream was cut short.
     fn finish(&mut self, out: &mut BytesMut) -> Result<(), String>;
+}
+
+/// Appends `value` as one SSE `data:` event.
+pub(crate) fn write_sse_data(out: &mut BytesMut, value: &serde_json::Value) -> Result<(), String> {
+    struct Writer<'a>(&'a mut BytesMut);
+    impl std::io::Write for Writer<'_> {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    out.extend_from_slice(b"data: ");
+    serde_json::to_writer(Writer(out), value).map_err(|e| e.to_string())?;
+    out.extend_from_slice(b"\n\n");
+    Ok(())
 }
 
 /// An SSE error event in the shape the OpenAI SDKs raise as an API error.

@@ -1,7 +1,8 @@
 //! In-process fake upstreams on 127.0.0.1:0 that speak the OpenAI and Ollama
 //! wire protocols (from their API references): JSON and streamed answers,
 //! error bodies and status codes, and scripted faults. Each records what it
-//! received so tests can assert what reached which backend.
+//! received so tests can assert what reached which backend. The Anthropic
+//! fake lives in `fake_anthropic.rs` and shares these pieces.
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -37,6 +38,9 @@ pub enum Fault {
     Garbage,
     /// Answer with the last message's text, streamed three characters a chunk.
     Echo,
+    /// Anthropic: stream this many events, then an in-stream `error` event
+    /// (`overloaded_error`).
+    ErrorEvent(usize),
 }
 
 #[derive(Default)]
@@ -61,7 +65,11 @@ impl Fake {
     pub fn chat_count(&self) -> usize {
         self.seen()
             .iter()
-            .filter(|s| s.path.ends_with("/chat/completions") || s.path == "/api/chat")
+            .filter(|s| {
+                s.path.ends_with("/chat/completions")
+                    || s.path == "/api/chat"
+                    || s.path == "/v1/messages"
+            })
             .count()
     }
     /// Embeddings requests received (health probes do not count).
@@ -84,9 +92,9 @@ impl Fake {
     }
 }
 
-type St = Arc<Mutex<Inner>>;
+pub type St = Arc<Mutex<Inner>>;
 
-fn record(st: &St, path: &str, headers: &HeaderMap, body: &Bytes) -> Fault {
+pub fn record(st: &St, path: &str, headers: &HeaderMap, body: &Bytes) -> Fault {
     let body = serde_json::from_slice(body).unwrap_or(Value::Null);
     let mut g = st.lock().expect("lock");
     g.seen.push(Seen {
@@ -97,7 +105,7 @@ fn record(st: &St, path: &str, headers: &HeaderMap, body: &Bytes) -> Fault {
     g.fault.clone()
 }
 
-async fn serve(router: Router) -> SocketAddr {
+pub async fn serve(router: Router) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -109,7 +117,7 @@ async fn serve(router: Router) -> SocketAddr {
 }
 
 /// A stream of body chunks, with an optional cut (an error ends the body abruptly).
-fn chunked(chunks: Vec<String>, cut_after: Option<usize>) -> Body {
+pub fn chunked(chunks: Vec<String>, cut_after: Option<usize>) -> Body {
     let n = cut_after.unwrap_or(usize::MAX);
     let items: Vec<Result<Bytes, std::io::Error>> = chunks
         .into_iter()

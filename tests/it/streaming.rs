@@ -6,7 +6,7 @@ use crate::{World, header, spawn};
 use serde_json::{Value, json};
 
 /// Reads an SSE body into its `data:` payloads.
-async fn events(r: reqwest::Response) -> Vec<String> {
+pub(crate) async fn events(r: reqwest::Response) -> Vec<String> {
     let text = r.text().await.expect("body");
     text.split("\n\n")
         .filter_map(|ev| {

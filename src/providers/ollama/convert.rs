@@ -48,6 +48,9 @@ use std::collections::HashMap;
 use serde_json::{Map, Value, json};
 
 use super::ConvertError;
+use crate::providers::fields::{
+    base64_data_url, boolean, bounded, has_scheme, object, positive, string, uint,
+};
 
 #[path = "convert_embed.rs"]
 mod embed;
@@ -69,9 +72,6 @@ pub const IGNORED_CHAT_FIELDS: &[&str] = &[
     "prompt_cache_key",
     "prompt_cache_retention",
 ];
-
-/// Longest upstream error text kept, in bytes.
-const MAX_ERROR_TEXT: usize = 512;
 
 /// OpenAI chat body -> Ollama `/api/chat` body for `model`.
 pub fn chat_request(body: &Map<String, Value>, model: &str) -> Result<Value, ConvertError> {
@@ -325,46 +325,20 @@ fn text_content(
 
 /// The base64 payload of a `data:image/...;base64,` URL.
 fn data_url_image<'a>(url: &'a str, path: &str) -> Result<&'a str, ConvertError> {
-    let starts_with = |prefix: &str| {
-        url.get(..prefix.len())
-            .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
-    };
-    if starts_with("http://") || starts_with("https://") {
+    if has_scheme(url, "http://") || has_scheme(url, "https://") {
         return Err(ConvertError::unsupported(
             path,
             "Ollama accepts only inline images; send a base64 `data:` URL",
         ));
     }
-    let invalid = || ConvertError::invalid(path, "must be a base64 `data:` URL");
-    let rest = url
-        .get(5..)
-        .filter(|_| starts_with("data:"))
-        .ok_or_else(invalid)?;
-    let (header, payload) = rest.split_once(',').ok_or_else(invalid)?;
-    let is_base64 = header
-        .rsplit(';')
-        .next()
-        .is_some_and(|p| p.eq_ignore_ascii_case("base64"));
-    let is_image = header.is_empty()
-        || header.starts_with(';')
-        || header
-            .get(..6)
-            .is_some_and(|m| m.eq_ignore_ascii_case("image/"));
-    if !is_base64 || !is_image || !is_base64_text(payload) {
-        return Err(invalid());
+    match base64_data_url(url) {
+        Some((media_type, payload))
+            if media_type.is_empty() || has_scheme(media_type, "image/") =>
+        {
+            Ok(payload)
+        }
+        _ => Err(ConvertError::invalid(path, "must be a base64 `data:` URL")),
     }
-    Ok(payload)
-}
-
-/// Standard alphabet, padded to a multiple of four, as Go's decoder wants.
-fn is_base64_text(s: &str) -> bool {
-    let body = s.trim_end_matches('=');
-    !s.is_empty()
-        && s.len().is_multiple_of(4)
-        && s.len() - body.len() <= 2
-        && body
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
 }
 
 fn assistant_tool_calls<'a>(
@@ -510,14 +484,6 @@ pub fn error_message(body: &[u8]) -> Option<String> {
     value.get("error")?.as_str().map(bounded)
 }
 
-fn bounded(text: &str) -> String {
-    let mut end = text.len().min(MAX_ERROR_TEXT);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    text[..end].trim().to_owned()
-}
-
 /// `value` as an object, failing with the upstream's own `error` if it sent one.
 fn upstream_object<'a>(
     value: &'a Value,
@@ -531,37 +497,6 @@ fn upstream_object<'a>(
         Some(Value::String(e)) => Err(ConvertError::upstream(bounded(e))),
         Some(_) => Err(ConvertError::upstream(format!("{what} carries an error"))),
     }
-}
-
-fn object<'a>(value: &'a Value, path: &str) -> Result<&'a Map<String, Value>, ConvertError> {
-    value
-        .as_object()
-        .ok_or_else(|| ConvertError::invalid(path, "must be an object"))
-}
-
-fn string<'a>(value: &'a Value, path: &str) -> Result<&'a str, ConvertError> {
-    value
-        .as_str()
-        .ok_or_else(|| ConvertError::invalid(path, "must be a string"))
-}
-
-fn boolean(value: &Value, path: &str) -> Result<bool, ConvertError> {
-    value
-        .as_bool()
-        .ok_or_else(|| ConvertError::invalid(path, "must be a boolean"))
-}
-
-fn uint(value: &Value, path: &str) -> Result<u64, ConvertError> {
-    value
-        .as_u64()
-        .ok_or_else(|| ConvertError::invalid(path, "must be a non-negative integer"))
-}
-
-fn positive(value: &Value, path: &str) -> Result<u64, ConvertError> {
-    uint(value, path)
-        .ok()
-        .filter(|&n| n > 0)
-        .ok_or_else(|| ConvertError::invalid(path, "must be a positive integer"))
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ pub mod convert;
 pub use super::ConvertError;
 
 use super::ndjson::NdjsonSplitter;
-use super::{Call, DispatchError, Framer, Reply, open_stream, post, read_body};
+use super::{Call, DispatchError, Framer, Reply, open_stream, post, read_body, write_sse_data};
 use crate::config::Backend;
 use crate::openai::{ChatRequest, EmbeddingsRequest};
 use bytes::{Bytes, BytesMut};
@@ -104,25 +104,11 @@ impl Ndjson {
         let chunks = self.chat.push_line(line).map_err(|e| e.to_string())?;
         for c in chunks {
             self.started = true;
-            out.extend_from_slice(b"data: ");
-            serde_json::to_writer(BytesMutWriter(out), &c).map_err(|e| e.to_string())?;
-            out.extend_from_slice(b"\n\n");
+            write_sse_data(out, &c)?;
         }
         if self.chat.is_done() {
             out.extend_from_slice(b"data: [DONE]\n\n");
         }
-        Ok(())
-    }
-}
-
-struct BytesMutWriter<'a>(&'a mut BytesMut);
-
-impl std::io::Write for BytesMutWriter<'_> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
 }

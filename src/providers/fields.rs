@@ -1,0 +1,121 @@
+//! Small readers of OpenAI request JSON shared by the pure conversion modules
+//! (`ollama`, `anthropic`): typed access that fails with the parameter path,
+//! base64 `data:` URLs, and the bound on upstream error text.
+//!
+//! Pure: no I/O. Errors carry parameter paths and fixed descriptions, never
+//! request or completion text.
+
+use serde_json::{Map, Value};
+
+use super::ConvertError;
+
+/// Longest upstream error text kept, in bytes.
+pub(crate) const MAX_ERROR_TEXT: usize = 512;
+
+pub(crate) fn object<'a>(
+    value: &'a Value,
+    path: &str,
+) -> Result<&'a Map<String, Value>, ConvertError> {
+    value
+        .as_object()
+        .ok_or_else(|| ConvertError::invalid(path, "must be an object"))
+}
+
+pub(crate) fn string<'a>(value: &'a Value, path: &str) -> Result<&'a str, ConvertError> {
+    value
+        .as_str()
+        .ok_or_else(|| ConvertError::invalid(path, "must be a string"))
+}
+
+pub(crate) fn boolean(value: &Value, path: &str) -> Result<bool, ConvertError> {
+    value
+        .as_bool()
+        .ok_or_else(|| ConvertError::invalid(path, "must be a boolean"))
+}
+
+pub(crate) fn uint(value: &Value, path: &str) -> Result<u64, ConvertError> {
+    value
+        .as_u64()
+        .ok_or_else(|| ConvertError::invalid(path, "must be a non-negative integer"))
+}
+
+pub(crate) fn positive(value: &Value, path: &str) -> Result<u64, ConvertError> {
+    uint(value, path)
+        .ok()
+        .filter(|&n| n > 0)
+        .ok_or_else(|| ConvertError::invalid(path, "must be a positive integer"))
+}
+
+/// `text` cut to [`MAX_ERROR_TEXT`] bytes (at a character boundary) and trimmed.
+pub(crate) fn bounded(text: &str) -> String {
+    let mut end = text.len().min(MAX_ERROR_TEXT);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].trim().to_owned()
+}
+
+/// Whether `url` starts with `prefix`, ASCII case-insensitively.
+pub(crate) fn has_scheme(url: &str, prefix: &str) -> bool {
+    url.get(..prefix.len())
+        .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
+}
+
+/// `(media type, payload)` of a `data:<media type>[;params];base64,<payload>`
+/// URL whose payload is padded standard base64; the media type may be empty.
+/// `None` for anything else.
+pub(crate) fn base64_data_url(url: &str) -> Option<(&str, &str)> {
+    let rest = url.get(5..).filter(|_| has_scheme(url, "data:"))?;
+    let (header, payload) = rest.split_once(',')?;
+    let (media_type, params) = header.split_once(';')?;
+    let is_base64 = params
+        .rsplit(';')
+        .next()
+        .is_some_and(|p| p.eq_ignore_ascii_case("base64"));
+    (is_base64 && is_base64_text(payload)).then_some((media_type, payload))
+}
+
+/// Standard alphabet, padded to a multiple of four (as Go's decoder and
+/// Anthropic's want).
+fn is_base64_text(s: &str) -> bool {
+    let body = s.trim_end_matches('=');
+    !s.is_empty()
+        && s.len().is_multiple_of(4)
+        && s.len() - body.len() <= 2
+        && body
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn data_urls() {
+        assert_eq!(
+            base64_data_url("data:image/png;base64,AAAA"),
+            Some(("image/png", "AAAA"))
+        );
+        assert_eq!(
+            base64_data_url("DATA:image/JPEG;name=x.jpg;BASE64,AA=="),
+            Some(("image/JPEG", "AA=="))
+        );
+        assert_eq!(base64_data_url("data:;base64,AAAA"), Some(("", "AAAA")));
+        assert_eq!(base64_data_url("data:image/png,AAAA"), None, "not base64");
+        assert_eq!(base64_data_url("data:base64,AAAA"), None, "no `;base64`");
+        assert_eq!(base64_data_url("data:image/png;base64,AAA"), None);
+        assert_eq!(base64_data_url("data:image/png;base64,"), None);
+        assert_eq!(base64_data_url("data:image/png;base64,A A="), None);
+        assert_eq!(base64_data_url("https://x/y.png"), None);
+        assert_eq!(base64_data_url("dat"), None);
+    }
+
+    #[test]
+    fn bounded_cuts_at_a_char_boundary() {
+        let long = "é".repeat(400);
+        let cut = bounded(&long);
+        assert!(cut.len() <= MAX_ERROR_TEXT && cut.chars().all(|c| c == 'é'));
+        assert_eq!(bounded("  x "), "x");
+    }
+}
