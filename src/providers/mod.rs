@@ -130,9 +130,13 @@ pub struct Call<'a> {
 }
 
 /// Builds the shared HTTP client: connect timeout, pooled keep-alive, no
-/// automatic retries or redirects to other hosts.
+/// automatic retries or redirects to other hosts, and no proxy taken from
+/// the environment: reqwest would otherwise honour `HTTP(S)_PROXY` and
+/// `ALL_PROXY`, sending even restricted prompts bound for a local backend
+/// through whatever proxy a container happens to set.
 pub fn client(timeouts: &Timeouts) -> reqwest::Result<reqwest::Client> {
     reqwest::Client::builder()
+        .no_proxy()
         .connect_timeout(timeouts.connect)
         .pool_idle_timeout(Duration::from_secs(90))
         .redirect(reqwest::redirect::Policy::none())

@@ -195,3 +195,69 @@ async fn cost_reports_volume_prices_and_break_even_from_a_gateway() {
     assert_eq!(ex["recommendation"], "cloud");
     assert_eq!(row("chat")["tokens_per_day"], 0);
 }
+
+/// A gateway started with proxy variables in its environment (as many
+/// containers have) still talks to its backends directly: restricted text
+/// bound for a local model must not pass through a proxy nobody configured.
+#[tokio::test(flavor = "multi_thread")]
+async fn environment_proxies_are_not_used_for_backends() {
+    let w = crate::World::new().await;
+    let proxy = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let proxy_addr = proxy.local_addr().expect("addr");
+    let proxied = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = proxied.clone();
+    tokio::spawn(async move {
+        while let Ok((_conn, _)) = proxy.accept().await {
+            seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let dir = tempfile::tempdir().expect("tmp");
+    let config = write(
+        &dir,
+        "airlock.toml",
+        &w.toml(&format!("[server]\nlisten = \"127.0.0.1:{port}\"")),
+    );
+    let proxy_url = format!("http://{proxy_addr}");
+    let mut child = bin()
+        .args(["serve", "--config"])
+        .arg(&config)
+        .env("CLOUD_KEY", "sk-test")
+        .env("HTTP_PROXY", &proxy_url)
+        .env("http_proxy", &proxy_url)
+        .env("HTTPS_PROXY", &proxy_url)
+        .env("ALL_PROXY", &proxy_url)
+        .env_remove("NO_PROXY")
+        .env_remove("no_proxy")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client");
+    let url = format!("http://127.0.0.1:{port}/v1/chat/completions");
+    let mut answer = None;
+    for _ in 0..100 {
+        let body = crate::user("Patient Jane Doe, DOB 1984-03-02, MRN 88341207: summarise.");
+        if let Ok(r) = http.post(&url).json(&body).send().await {
+            answer = Some((
+                r.status().as_u16(),
+                crate::header(&r, "x-airlock-backend").to_owned(),
+            ));
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(answer, Some((200, "ollama".to_owned())));
+    assert_eq!(w.ollama.chat_count(), 1);
+    assert_eq!(proxied.load(std::sync::atomic::Ordering::SeqCst), 0);
+}
