@@ -92,6 +92,21 @@ fn bench(c: &mut Criterion) {
                 })
             },
         );
+        // With an identifier in the text (the bench text has an e-mail and
+        // a phone), serving also reads medical vocabulary: the whole scan.
+        group.bench_with_input(
+            BenchmarkId::new("detectors+evasion+medical", label),
+            &text,
+            |b, t| {
+                let mut out = Vec::new();
+                b.iter(|| {
+                    out.clear();
+                    airlock::classify::evasion::scan(&scanner, black_box(t), &mut out);
+                    airlock::classify::evasion::scan_medical(&scanner, black_box(t), &mut out);
+                    out.len()
+                })
+            },
+        );
         group.bench_with_input(BenchmarkId::new("names-only", label), &text, |b, t| {
             let mut out = Vec::new();
             b.iter(|| {

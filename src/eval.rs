@@ -341,9 +341,14 @@ pub enum Report {
     Prompts(PromptsReport),
 }
 
+/// As serving scans one text: medical vocabulary only next to something
+/// that identifies a person.
 fn scan(scanner: &Scanner, text: &str, out: &mut Vec<Match>) {
     out.clear();
     evasion::scan(scanner, text, out);
+    if out.iter().any(|m| m.kind.identifies_person()) {
+        evasion::scan_medical(scanner, text, out);
+    }
 }
 
 fn overlaps(a: (usize, usize), b: (usize, usize)) -> bool {

@@ -19,34 +19,62 @@ const MIN_B64: usize = 16;
 /// Longest base64 run decoded (bounded work per request).
 const MAX_B64: usize = 64 * 1024;
 
-/// Scans `text` and its decoded or normalised views, appending findings with
-/// spans in `text`.
+/// What is looked for in each view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pass {
+    /// Every detector but medical vocabulary (`Scanner::scan`).
+    Detectors,
+    /// Medical vocabulary (`Scanner::scan_medical`): worth running only
+    /// when something in the request identifies a person.
+    Medical,
+}
+
+impl Pass {
+    fn run(self, scanner: &Scanner, text: &str, out: &mut Vec<Match>) {
+        match self {
+            Pass::Detectors => scanner.scan(text, out),
+            Pass::Medical => scanner.scan_medical(text, out),
+        }
+    }
+}
+
+/// Scans `text` and its decoded or normalised views with every detector
+/// but medical vocabulary, appending findings with spans in `text`.
 pub fn scan(scanner: &Scanner, text: &str, out: &mut Vec<Match>) {
+    scan_with(scanner, Pass::Detectors, text, out);
+}
+
+/// Looks for medical vocabulary in `text` and the same views.
+pub fn scan_medical(scanner: &Scanner, text: &str, out: &mut Vec<Match>) {
+    scan_with(scanner, Pass::Medical, text, out);
+}
+
+fn scan_with(scanner: &Scanner, pass: Pass, text: &str, out: &mut Vec<Match>) {
     let first = out.len();
-    scanner.scan(text, out);
+    pass.run(scanner, text, out);
     // Separators that glue a value to its neighbours are read as spaces in
     // every view (same length, so the same offsets or map).
     if text.is_ascii() {
         if let Some(sep) = separators_as_spaces(text) {
-            scanner.scan(&sep, out);
+            pass.run(scanner, &sep, out);
         }
     } else {
         let (view, map) = normalised(text);
         if view != text {
-            scan_view(scanner, &view, &map, out);
+            scan_view(scanner, pass, &view, &map, out);
         }
         if let Some(sep) = separators_as_spaces(&view) {
-            scan_view(scanner, &sep, &map, out);
+            scan_view(scanner, pass, &sep, &map, out);
         }
     }
     if has_percent_escape(text.as_bytes()) {
         let (view, map) = percent_decoded(text);
-        scan_view(scanner, &view, &map, out);
+        scan_view(scanner, pass, &view, &map, out);
     }
     for (start, end) in base64_runs(text.as_bytes()).flat_map(|r| pieces(text.as_bytes(), r)) {
         if let Some(decoded) = decode_b64(&text[start..end]) {
             let mut inner = Vec::new();
-            scan(scanner, &decoded, &mut inner);
+            scan_with(scanner, pass, &decoded, &mut inner);
             // The whole encoded run carries the finding.
             out.extend(inner.into_iter().map(|m| Match {
                 kind: m.kind,
@@ -60,9 +88,9 @@ pub fn scan(scanner: &Scanner, text: &str, out: &mut Vec<Match>) {
 
 /// Scans a view and maps its spans back through `map` (view byte -> original
 /// byte range start, with one extra entry for the end).
-fn scan_view(scanner: &Scanner, view: &str, map: &[usize], out: &mut Vec<Match>) {
+fn scan_view(scanner: &Scanner, pass: Pass, view: &str, map: &[usize], out: &mut Vec<Match>) {
     let mut found = Vec::new();
-    scanner.scan(view, &mut found);
+    pass.run(scanner, view, &mut found);
     for m in found {
         let (Some(&start), Some(&end)) = (map.get(m.start), map.get(m.end)) else {
             continue;

@@ -112,39 +112,44 @@ pub fn sensitivity(
     let mut findings = Vec::new();
     let mut matches: Vec<Match> = Vec::new();
     let mut spans: Vec<(usize, usize)> = Vec::new();
+    let builtin = |seg: &Segment<'_>, m: &Match| Finding {
+        kind: FindingKind::Builtin(m.kind),
+        category: m.kind.category(),
+        level: policy.kind_level(m.kind),
+        message: seg.message,
+        part: seg.part,
+        field: seg.field,
+        start: m.start,
+        end: m.end,
+    };
     for seg in segments {
         matches.clear();
         evasion::scan(scanner, seg.text, &mut matches);
-        let finding = |kind, category, level, (start, end)| Finding {
-            kind,
-            category,
-            level,
-            message: seg.message,
-            part: seg.part,
-            field: seg.field,
-            start,
-            end,
-        };
-        for m in &matches {
-            findings.push(finding(
-                FindingKind::Builtin(m.kind),
-                m.kind.category(),
-                policy.kind_level(m.kind),
-                (m.start, m.end),
-            ));
-        }
+        findings.extend(matches.iter().map(|m| builtin(seg, m)));
         for (i, d) in custom.iter().enumerate() {
             spans.clear();
             d.find(seg.text, &mut spans);
-            for &span in &spans {
-                findings.push(finding(FindingKind::Custom(i), d.category, d.level, span));
-            }
+            findings.extend(spans.iter().map(|&(start, end)| Finding {
+                kind: FindingKind::Custom(i),
+                category: d.category,
+                level: d.level,
+                message: seg.message,
+                part: seg.part,
+                field: seg.field,
+                start,
+                end,
+            }));
         }
     }
     // Medical vocabulary is PHI only where something in the same request
-    // can identify a person; a question about diabetes alone is not.
-    if !findings.iter().any(Finding::identifies_person) {
-        findings.retain(|f| f.kind != FindingKind::Builtin(Kind::MedicalTerm));
+    // can identify a person; a question about diabetes alone is not, and
+    // is not even read for it.
+    if findings.iter().any(Finding::identifies_person) {
+        for seg in segments {
+            matches.clear();
+            evasion::scan_medical(scanner, seg.text, &mut matches);
+            findings.extend(matches.iter().map(|m| builtin(seg, m)));
+        }
     }
     let mut level = findings.iter().map(|f| f.level).max().unwrap_or_default();
     let unscannable_level = unscannable.any().then_some(policy.unscannable);

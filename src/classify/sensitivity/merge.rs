@@ -56,14 +56,10 @@ pub(super) fn finish(text: &str, mut found: Vec<Match>, out: &mut Vec<Match>) {
         )
     });
     let urls = Overlaps::of(&found, |k| k == Kind::UrlCredentials);
-    // A "person" sharing text with a disease's name ("Early Parkinson" in
-    // "Early Parkinson disease") is the eponym, not a person.
-    let terms = Overlaps::of(&found, |k| k == Kind::MedicalTerm);
     found.retain(|m| match m.kind {
         Kind::Secret => !specific.any(m.start, m.end),
         Kind::Phone => !numbers.any(m.start, m.end),
         Kind::Email => !urls.any(m.start, m.end),
-        Kind::Person => !terms.any(m.start, m.end),
         _ => true,
     });
     found.sort_by(|a, b| {

@@ -56,7 +56,7 @@ mod url_credentials;
 mod tests;
 
 use anchors::{Anchors, Family};
-use text::Context;
+use text::{Context, ceil_boundary, floor_boundary};
 use triggers::{Hit, Trigger, Triggers};
 
 /// What a finding is.
@@ -256,6 +256,10 @@ pub struct Options {
     pub code_markers: Vec<String>,
 }
 
+/// Bytes read before and after a person's name for a disease it names.
+const EPONYM_BEFORE: usize = 24;
+const EPONYM_AFTER: usize = 48;
+
 /// All detectors, compiled once. `Send + Sync`; share it through an `Arc`.
 pub struct Scanner {
     triggers: Triggers,
@@ -325,16 +329,10 @@ impl Scanner {
         if text.as_bytes().contains(&b':') {
             ip_address::detect_v6(text, &mut found);
         }
-        let mut terms = Vec::new();
-        self.medical.detect(text, &mut terms);
-        found.extend(terms.into_iter().map(|(start, end)| Match {
-            kind: Kind::MedicalTerm,
-            start,
-            end,
-        }));
         let mut spans = Vec::new();
         if let Some(names) = &self.names {
             names.detect(text, &mut spans);
+            self.drop_eponyms(text, &mut spans);
         }
         found.extend(spans.into_iter().map(|(start, end, kind)| Match {
             kind: match kind {
@@ -345,6 +343,45 @@ impl Scanner {
             end,
         }));
         merge::finish(text, found, out);
+    }
+
+    /// Appends the medical vocabulary in `text` (`medical_term` findings,
+    /// sorted, not overlapping). Separate from `scan`: a medical term only
+    /// matters next to something that identifies a person, so a caller
+    /// runs this only when `scan` found such a thing.
+    pub fn scan_medical(&self, text: &str, out: &mut Vec<Match>) {
+        let mut terms = Vec::new();
+        self.medical.detect(text, &mut terms);
+        out.extend(terms.into_iter().map(|(start, end)| Match {
+            kind: Kind::MedicalTerm,
+            start,
+            end,
+        }));
+    }
+
+    /// Drops the "people" that are part of a disease's name ("Early
+    /// Parkinson" in "Early Parkinson disease"): the medical vocabulary is
+    /// read around each person only, from the word start a few bytes
+    /// before it to the word end a few bytes after.
+    fn drop_eponyms(&self, text: &str, spans: &mut Vec<(usize, usize, names::NameKind)>) {
+        let b = text.as_bytes();
+        let mut terms = Vec::new();
+        spans.retain(|&(start, end, kind)| {
+            if kind != names::NameKind::Person {
+                return true;
+            }
+            let mut a = floor_boundary(text, start.saturating_sub(EPONYM_BEFORE));
+            while a > 0 && b[a - 1].is_ascii_alphanumeric() {
+                a -= 1;
+            }
+            let mut z = ceil_boundary(text, end + EPONYM_AFTER);
+            while z < b.len() && b[z].is_ascii_alphanumeric() {
+                z += 1;
+            }
+            terms.clear();
+            self.medical.detect(&text[a..z], &mut terms);
+            !terms.iter().any(|&(s, e)| a + s < end && start < a + e)
+        });
     }
 
     fn scan_literals(
