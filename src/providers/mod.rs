@@ -213,7 +213,8 @@ pub(crate) async fn post(
     }
     rb = with_auth(rb, call.backend);
     let name = &call.backend.name;
-    let resp = match tokio::time::timeout(call.limits.timeouts.first_byte, rb.send()).await {
+    let sent = Instant::now();
+    let mut resp = match tokio::time::timeout(call.limits.timeouts.first_byte, rb.send()).await {
         Err(_) => {
             return Err(DispatchError::Timeout {
                 backend: name.clone(),
@@ -223,8 +224,15 @@ pub(crate) async fn post(
         Ok(Err(e)) => return Err(transport_error(name, &e)),
         Ok(Ok(r)) => r,
     };
+    // A stream's first event must come within `first_byte` of sending,
+    // not of the response head: `open_stream` reads this.
+    resp.extensions_mut().insert(SentAt(sent));
     check_status(resp, call).await
 }
+
+/// When a request was sent (a response extension set by `post`).
+#[derive(Debug, Clone, Copy)]
+struct SentAt(Instant);
 
 /// A GET of a small JSON document (health probes), under `timeout`.
 pub(crate) async fn get_json(
@@ -432,8 +440,12 @@ pub(crate) async fn open_stream<F: Framer>(
 ) -> Result<ByteStream, DispatchError> {
     let backend = call.backend.name.clone();
     let limits = call.limits;
-    let deadline = Instant::now() + limits.timeouts.total;
-    let first_deadline = Instant::now() + limits.timeouts.first_byte;
+    let sent = resp
+        .extensions()
+        .get::<SentAt>()
+        .map_or_else(Instant::now, |s| s.0);
+    let deadline = sent + limits.timeouts.total;
+    let first_deadline = sent + limits.timeouts.first_byte;
     let mut upstream = resp.bytes_stream();
     let mut out = BytesMut::new();
     while !framer.started() {

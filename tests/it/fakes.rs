@@ -38,6 +38,9 @@ pub enum Fault {
     Garbage,
     /// Answer with the last message's text, streamed three characters a chunk.
     Echo,
+    /// Wait `head` before the response head, then `first` before the
+    /// stream's first chunk (OpenAI streams).
+    Stall { head: Duration, first: Duration },
     /// Anthropic: stream this many events, then an in-stream `error` event
     /// (`overloaded_error`).
     ErrorEvent(usize),
@@ -118,6 +121,11 @@ pub async fn serve(router: Router) -> SocketAddr {
 
 /// A stream of body chunks, with an optional cut (an error ends the body abruptly).
 pub fn chunked(chunks: Vec<String>, cut_after: Option<usize>) -> Body {
+    chunked_after(chunks, cut_after, Duration::ZERO)
+}
+
+/// As `chunked`, with `first` more before the first chunk.
+pub fn chunked_after(chunks: Vec<String>, cut_after: Option<usize>, first: Duration) -> Body {
     let n = cut_after.unwrap_or(usize::MAX);
     let items: Vec<Result<Bytes, std::io::Error>> = chunks
         .into_iter()
@@ -125,10 +133,13 @@ pub fn chunked(chunks: Vec<String>, cut_after: Option<usize>) -> Body {
         .map(|c| Ok(Bytes::from(c)))
         .chain(cut_after.map(|_| Err(std::io::Error::other("cut"))))
         .collect();
-    let s = futures_util::stream::iter(items).then(|item| async move {
-        tokio::time::sleep(Duration::from_millis(2)).await;
-        item
-    });
+    let s = futures_util::stream::iter(items.into_iter().enumerate()).then(
+        move |(i, item)| async move {
+            let extra = if i == 0 { first } else { Duration::ZERO };
+            tokio::time::sleep(Duration::from_millis(2) + extra).await;
+            item
+        },
+    );
     Body::from_stream(s)
 }
 
@@ -155,7 +166,7 @@ fn openai_error(status: u16) -> Response {
 async fn apply_fault(f: &Fault) -> Option<Response> {
     match f {
         Fault::Status(s) => Some(openai_error(*s)),
-        Fault::Delay(d) => {
+        Fault::Delay(d) | Fault::Stall { head: d, .. } => {
             tokio::time::sleep(*d).await;
             None
         }
@@ -223,12 +234,16 @@ async fn oa_chat(State(st): State<St>, headers: HeaderMap, body: Bytes) -> Respo
             Fault::CutAfter(n) => Some(n),
             _ => None,
         };
+        let first = match fault {
+            Fault::Stall { first, .. } => first,
+            _ => Duration::ZERO,
+        };
         return (
             [
                 (header::CONTENT_TYPE, "text/event-stream; charset=utf-8"),
                 (header::CACHE_CONTROL, "no-cache"),
             ],
-            chunked(chunks, cut),
+            chunked_after(chunks, cut, first),
         )
             .into_response();
     }

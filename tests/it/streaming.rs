@@ -2,8 +2,9 @@
 //! broken upstream streams ending with an in-band error event.
 
 use crate::fakes::Fault;
-use crate::{World, header, spawn};
+use crate::{World, header, spawn, user};
 use serde_json::{Value, json};
+use std::time::Duration;
 
 /// Reads an SSE body into its `data:` payloads.
 pub(crate) async fn events(r: reqwest::Response) -> Vec<String> {
@@ -179,4 +180,31 @@ async fn embeddings_through_ollama_are_translated() {
     assert_eq!(body["data"][0]["object"], "embedding");
     assert_eq!(body["data"][0]["embedding"], json!([0.5, -0.5, 0.25]));
     assert_eq!(w.ollama.last().path, "/api/embed");
+}
+
+/// `first_byte` runs from sending: a head that comes late and a first event
+/// that comes late again add up, and together they are a timeout (the
+/// budget is not restarted when the head arrives).
+#[tokio::test]
+async fn first_byte_counts_from_sending_not_from_the_response_head() {
+    let w = World::new().await;
+    let app = spawn(&w.toml("[timeouts]\nfirst_byte_ms = 400")).await;
+    w.lmstudio.set_fault(Fault::Stall {
+        head: Duration::from_millis(250),
+        first: Duration::from_millis(250),
+    });
+    let mut body = user("hi");
+    body["stream"] = json!(true);
+    let r = app.chat(body.clone()).await;
+    assert_eq!(r.status(), 504);
+    let err: Value = r.json().await.expect("json");
+    assert_eq!(err["error"]["code"], "upstream_timeout");
+    // Within the budget the same stream is served.
+    w.lmstudio.set_fault(Fault::Stall {
+        head: Duration::from_millis(50),
+        first: Duration::from_millis(50),
+    });
+    let r = app.chat(body).await;
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.expect("text").contains("[DONE]"));
 }
