@@ -38,6 +38,13 @@ pub enum ApiError {
     },
     #[error("{message}")]
     Upstream { message: String },
+    /// Every backend tried was rate-limited (429); `retry_after` is the
+    /// shortest wait one of them asked for.
+    #[error("{message}")]
+    UpstreamRateLimited {
+        message: String,
+        retry_after: Option<std::time::Duration>,
+    },
     #[error("{message}")]
     NoEligibleBackend { message: String },
     #[error("{message}")]
@@ -68,7 +75,9 @@ impl ApiError {
             ApiError::Upstream { .. } => StatusCode::BAD_GATEWAY,
             ApiError::NoEligibleBackend { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
-            ApiError::BudgetExceeded { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::BudgetExceeded { .. } | ApiError::UpstreamRateLimited { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
         }
     }
 
@@ -83,6 +92,8 @@ impl ApiError {
             ApiError::RequestTooLarge { .. } => "request_too_large",
             ApiError::UpstreamRejected { .. } => "upstream_rejected",
             ApiError::Upstream { .. } => "upstream_error",
+            // OpenAI's code for a rate limit, so SDKs back off and retry.
+            ApiError::UpstreamRateLimited { .. } => "rate_limit_exceeded",
             ApiError::NoEligibleBackend { .. } => "no_eligible_backend",
             ApiError::UpstreamTimeout { .. } => "upstream_timeout",
             ApiError::NotFound => "not_found",
@@ -97,6 +108,7 @@ impl ApiError {
             return "insufficient_quota";
         }
         match self.status().as_u16() {
+            429 => "rate_limit_error",
             401 => "authentication_error",
             403 => "permission_error",
             404 => "not_found_error",
@@ -130,6 +142,18 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut resp = (self.status(), axum::Json(self.body())).into_response();
+        if let ApiError::UpstreamRateLimited {
+            retry_after: Some(d),
+            ..
+        } = &self
+        {
+            // Whole seconds, rounded up: what clients read.
+            let secs = d.as_secs() + u64::from(d.subsec_nanos() > 0);
+            if let Ok(v) = HeaderValue::from_str(&secs.max(1).to_string()) {
+                resp.headers_mut()
+                    .insert(axum::http::header::RETRY_AFTER, v);
+            }
+        }
         if matches!(self, ApiError::InvalidApiKey) {
             resp.headers_mut().insert(
                 axum::http::header::WWW_AUTHENTICATE,
@@ -189,6 +213,14 @@ impl From<DispatchError> for ApiError {
                 status,
                 message,
                 param,
+            },
+            DispatchError::Status {
+                status: 429,
+                retry_after,
+                ..
+            } => ApiError::UpstreamRateLimited {
+                message: "every eligible backend is rate-limited; retry later".into(),
+                retry_after,
             },
             DispatchError::Status { .. }
             | DispatchError::Protocol { .. }

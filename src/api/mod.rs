@@ -470,8 +470,28 @@ async fn serve(
             limits: limits(&app.config),
             created: unix_now(),
         };
-        let sent = std::time::Instant::now();
-        match providers::send(&app.http, &call, job).await {
+        let mut attempt = 0;
+        let (sent, outcome) = loop {
+            let sent = std::time::Instant::now();
+            let outcome = providers::send(&app.http, &call, job).await;
+            // Nothing has reached the client yet: the same backend may be
+            // tried again after a wait, before the next one.
+            let wait = match &outcome {
+                Err(e) if attempt + 1 < app.config.retries.attempts => {
+                    e.retry_wait(attempt, &app.config.retries)
+                }
+                _ => None,
+            };
+            match (wait, outcome) {
+                (Some(w), Err(e)) => {
+                    tracing::warn!(request_id = %ctx.request_id, backend = %backend.name, error = e.label(), attempt, wait_ms = w.as_millis() as u64, "backend call failed; retrying");
+                    tokio::time::sleep(w).await;
+                    attempt += 1;
+                }
+                (_, outcome) => break (sent, outcome),
+            }
+        };
+        match outcome {
             Ok(reply) => {
                 app.health.mark(target.backend, true);
                 app.affinity.observe(target, sent.elapsed());

@@ -75,6 +75,14 @@ pub(super) fn check(raw: RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Che
         idle: c.millis("timeouts.idle_ms", raw.timeouts.idle_ms),
         total: c.millis("timeouts.total_ms", raw.timeouts.total_ms),
     };
+    if !(1..=10).contains(&raw.retries.attempts) {
+        c.err("retries.attempts", "must be between 1 and 10");
+    }
+    let retries = Retries {
+        attempts: raw.retries.attempts.clamp(1, 10),
+        backoff: c.millis("retries.backoff_ms", raw.retries.backoff_ms),
+        max_wait: Duration::from_millis(raw.retries.max_wait_ms),
+    };
     let health = HealthSettings {
         interval: c.millis("health.interval_ms", raw.health.interval_ms),
         timeout: c.millis("health.timeout_ms", raw.health.timeout_ms),
@@ -252,6 +260,7 @@ pub(super) fn check(raw: RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Che
     let config = Config {
         server,
         timeouts,
+        retries,
         health,
         policy,
         backends,

@@ -33,6 +33,7 @@ pub const EMBEDDINGS_POOL: &str = "embeddings";
 pub struct Config {
     pub server: Server,
     pub timeouts: Timeouts,
+    pub retries: Retries,
     pub health: HealthSettings,
     pub policy: Policy,
     pub backends: Vec<Backend>,
@@ -64,6 +65,18 @@ pub struct Server {
     pub max_event_bytes: usize,
     pub allow_unauthenticated: bool,
     pub shutdown_grace: Duration,
+}
+
+/// Trying one backend again before the next (`[retries]`).
+#[derive(Debug, Clone, Copy)]
+pub struct Retries {
+    /// Attempts per backend, the first included (1: no retry).
+    pub attempts: u32,
+    /// First backoff; doubled each attempt, with jitter.
+    pub backoff: Duration,
+    /// Longest wait before a retry; a backend asking for longer
+    /// (`retry-after`) is left for the next one.
+    pub max_wait: Duration,
 }
 
 #[derive(Debug, Clone, Copy)]

@@ -13,6 +13,8 @@ pub struct RawConfig {
     #[serde(default)]
     pub timeouts: RawTimeouts,
     #[serde(default)]
+    pub retries: RawRetries,
+    #[serde(default)]
     pub health: RawHealth,
     #[serde(default)]
     pub policy: RawPolicy,
@@ -135,6 +137,24 @@ impl Default for RawTimeouts {
             first_byte_ms: 120_000,
             idle_ms: 60_000,
             total_ms: 600_000,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawRetries {
+    pub attempts: u32,
+    pub backoff_ms: u64,
+    pub max_wait_ms: u64,
+}
+
+impl Default for RawRetries {
+    fn default() -> Self {
+        RawRetries {
+            attempts: 2,
+            backoff_ms: 200,
+            max_wait_ms: 5_000,
         }
     }
 }

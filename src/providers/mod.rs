@@ -16,7 +16,7 @@ pub(crate) mod fields;
 
 pub use convert_error::ConvertError;
 
-use crate::config::{Backend, KeyState, Protocol, Timeouts};
+use crate::config::{Backend, KeyState, Protocol, Retries, Timeouts};
 use bytes::{Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
 use secrecy::ExposeSecret;
@@ -69,9 +69,15 @@ pub enum DispatchError {
         param: Option<String>,
     },
     /// 401/402/403/408/429/5xx (Anthropic's 529 included): a failure of the
-    /// backend or of airlock's credentials or billing.
+    /// backend or of airlock's credentials or billing; `retry_after` is
+    /// what the backend asked for, if it did (`retry-after-ms`, or
+    /// `retry-after` in seconds).
     #[error("backend {backend} answered HTTP {status}")]
-    Status { backend: String, status: u16 },
+    Status {
+        backend: String,
+        status: u16,
+        retry_after: Option<Duration>,
+    },
     #[error("backend {backend} sent an invalid response: {message}")]
     Protocol { backend: String, message: String },
     #[error("backend {backend}'s response exceeds {limit} bytes")]
@@ -108,6 +114,27 @@ impl DispatchError {
             DispatchError::TooLarge { .. } => "too_large",
             DispatchError::Convert(_) => "unsupported",
         }
+    }
+
+    /// How long to wait before trying the same backend again after this
+    /// failure on attempt `attempt` (0 for the first), or `None` when the
+    /// next backend should be tried instead: connect failures and 5xx
+    /// (529 included) back off exponentially with jitter; a 429 waits what
+    /// the backend asked for, or backs off when it did not say. A wait
+    /// longer than `retries.max_wait` is not waited.
+    pub fn retry_wait(&self, attempt: u32, retries: &Retries) -> Option<Duration> {
+        let wait = match self {
+            DispatchError::Connect { .. } => backoff(attempt, retries),
+            DispatchError::Status {
+                status,
+                retry_after,
+                ..
+            } if *status == 429 || *status >= 500 => {
+                retry_after.unwrap_or_else(|| backoff(attempt, retries))
+            }
+            _ => return None,
+        };
+        (wait <= retries.max_wait).then_some(wait)
     }
 
     /// Whether the failure says the backend itself is unavailable.
@@ -230,6 +257,24 @@ pub(crate) async fn post(
     check_status(resp, call).await
 }
 
+/// The wait a backend asks for: `retry-after-ms` (OpenAI, Azure), else
+/// `retry-after` in whole seconds. An HTTP date is not read (no provider
+/// airlock speaks sends one); it counts as not asked.
+fn retry_after(h: &http::HeaderMap) -> Option<Duration> {
+    let read = |name: &str| h.get(name)?.to_str().ok()?.trim().parse::<f64>().ok();
+    let secs = read("retry-after-ms")
+        .map(|ms| ms / 1000.0)
+        .or_else(|| read("retry-after"))?;
+    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(86_400.0)))
+}
+
+/// Exponential backoff with jitter for attempt `attempt`: a random wait
+/// between half and all of `backoff * 2^attempt`.
+fn backoff(attempt: u32, retries: &Retries) -> Duration {
+    let full = retries.backoff.saturating_mul(1 << attempt.min(16));
+    full / 2 + full.mul_f64(rand::random::<f64>() * 0.5)
+}
+
 /// When a request was sent (a response extension set by `post`).
 #[derive(Debug, Clone, Copy)]
 struct SentAt(Instant);
@@ -251,6 +296,7 @@ pub(crate) async fn get_json(
         return Err(DispatchError::Status {
             backend: backend.name.clone(),
             status,
+            retry_after: None,
         });
     }
     let body = resp
@@ -320,7 +366,11 @@ async fn check_status(
     }
     let backend = call.backend.name.clone();
     if matches!(status, 401 | 402 | 403 | 408 | 429) || !(400..500).contains(&status) {
-        return Err(DispatchError::Status { backend, status });
+        return Err(DispatchError::Status {
+            backend,
+            status,
+            retry_after: retry_after(resp.headers()),
+        });
     }
     // A 4xx about the request: pass its message on, bounded.
     let body = read_body(resp, call, 64 * 1024).await.unwrap_or_default();

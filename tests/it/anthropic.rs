@@ -302,17 +302,32 @@ async fn rate_limits_and_overload_fall_back_or_fail_as_upstream_errors() {
         assert_eq!(r.status(), 200, "{status}");
         assert_eq!(header(&r, "x-airlock-backend"), "cloud", "{status}");
         assert_eq!(s.cloud.chat_count(), n);
-        // Alone, the failure is airlock's upstream's: 502, no upstream text.
+        // Alone, a rate limit is the caller's to wait out: 429 with the
+        // backend's retry-after (7 s, longer than `retries.max_wait`, so
+        // not waited here). An overload says nothing: it is tried once
+        // more after a backoff, then it is airlock's upstream's failure:
+        // 502, no upstream text.
+        let before = s.claude.chat_count();
         let r = s
             .app
             .chat(chat("claude", &format!("Alone, case {n}.")))
             .await;
-        assert_eq!(r.status(), 502, "{status}");
+        let tries = if status == 429 { 1 } else { 2 };
+        assert_eq!(s.claude.chat_count(), before + tries, "{status}");
+        let retry_after = header(&r, "retry-after").to_owned();
+        let want = if status == 429 { 429 } else { 502 };
+        assert_eq!(r.status(), want, "{status}");
         let body: Value = r.json().await.expect("json");
-        assert_eq!(body["error"]["code"], "upstream_error");
         let message = body["error"]["message"].as_str().unwrap_or("");
-        assert!(message.contains(&format!("HTTP {status}")), "{message}");
         assert!(!message.contains("fake anthropic"), "{message}");
+        if status == 429 {
+            assert_eq!(body["error"]["code"], "rate_limit_exceeded");
+            assert_eq!(body["error"]["type"], "rate_limit_error");
+            assert_eq!(retry_after, "7");
+        } else {
+            assert_eq!(body["error"]["code"], "upstream_error");
+            assert!(message.contains(&format!("HTTP {status}")), "{message}");
+        }
     }
     // 401 (airlock's key) and 402 (airlock's billing) are not the caller's
     // fault either.

@@ -38,6 +38,13 @@ pub enum Fault {
     Garbage,
     /// Answer with the last message's text, streamed three characters a chunk.
     Echo,
+    /// Answer `status` (OpenAI error body, `retry-after-ms` when given) to
+    /// the next `times` requests, then behave.
+    FailTimes {
+        status: u16,
+        times: usize,
+        retry_after_ms: Option<u64>,
+    },
     /// Wait `head` before the response head, then `first` before the
     /// stream's first chunk (OpenAI streams).
     Stall { head: Duration, first: Duration },
@@ -99,13 +106,34 @@ pub type St = Arc<Mutex<Inner>>;
 
 pub fn record(st: &St, path: &str, headers: &HeaderMap, body: &Bytes) -> Fault {
     let body = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let probe = body.is_null();
     let mut g = st.lock().expect("lock");
     g.seen.push(Seen {
         path: path.into(),
         headers: headers.clone(),
         body,
     });
-    g.fault.clone()
+    let fault = g.fault.clone();
+    // Health probes (no body) do not use up a `FailTimes`.
+    if probe {
+        return fault;
+    }
+    if let Fault::FailTimes {
+        status,
+        times,
+        retry_after_ms,
+    } = fault
+    {
+        if times == 0 {
+            return Fault::None;
+        }
+        g.fault = Fault::FailTimes {
+            status,
+            times: times - 1,
+            retry_after_ms,
+        };
+    }
+    fault
 }
 
 pub async fn serve(router: Router) -> SocketAddr {
@@ -166,6 +194,17 @@ fn openai_error(status: u16) -> Response {
 async fn apply_fault(f: &Fault) -> Option<Response> {
     match f {
         Fault::Status(s) => Some(openai_error(*s)),
+        Fault::FailTimes {
+            status,
+            retry_after_ms,
+            ..
+        } => {
+            let mut r = openai_error(*status);
+            if let Some(v) = retry_after_ms.and_then(|ms| ms.to_string().parse().ok()) {
+                r.headers_mut().insert("retry-after-ms", v);
+            }
+            Some(r)
+        }
         Fault::Delay(d) | Fault::Stall { head: d, .. } => {
             tokio::time::sleep(*d).await;
             None

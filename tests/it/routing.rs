@@ -962,3 +962,45 @@ async fn conversations_stick_and_latency_budgets_prefer_fast_backends() {
     let r = fast("soon").await.expect("send");
     assert_eq!(r.status(), 400);
 }
+
+/// Before anything reaches the client, a failing backend is tried again
+/// after a backoff (5xx) or the wait it asked for (429 `retry-after-ms`),
+/// and only then the next one; a wait longer than `retries.max_wait` is
+/// not waited. Retries never leave the pool the decision allowed.
+#[tokio::test]
+async fn failures_are_retried_on_the_same_backend_before_falling_back() {
+    let w = World::new().await;
+    let app = spawn(&w.toml("[retries]\nattempts = 3\nbackoff_ms = 10\nmax_wait_ms = 500")).await;
+    let fail = |status, times, retry_after_ms| Fault::FailTimes {
+        status,
+        times,
+        retry_after_ms,
+    };
+    // Two 503s, then an answer: served by the same backend on the third try.
+    w.lmstudio.set_fault(fail(503, 2, None));
+    let r = app.chat(user("hi")).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(header(&r, "x-airlock-backend"), "lmstudio");
+    assert_eq!(w.lmstudio.chat_count(), 3);
+    // A 429 asking for 50 ms is waited out, then served.
+    w.lmstudio.set_fault(fail(429, 1, Some(50)));
+    let r = app.chat(user("hi again")).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(w.lmstudio.chat_count(), 5);
+    // Asking for longer than max_wait: not retried; alone in its pool, the
+    // caller gets OpenAI's 429 with the wait, in whole seconds.
+    w.lmstudio.set_fault(fail(429, 5, Some(60_000)));
+    let r = app.chat(user("and again")).await;
+    assert_eq!(r.status(), 429);
+    assert_eq!(header(&r, "retry-after"), "60");
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "rate_limit_exceeded");
+    assert_eq!(w.lmstudio.chat_count(), 6);
+    // A caller error (400) is never retried.
+    w.lmstudio.set_fault(fail(400, 5, None));
+    let r = app.chat(user("bad")).await;
+    assert_eq!(r.status(), 400);
+    assert_eq!(w.lmstudio.chat_count(), 7);
+    // Nothing left the allowed tier on the way.
+    assert_eq!(w.cloud.chat_count(), 0);
+}
