@@ -38,6 +38,9 @@ pub enum ApiError {
     },
     #[error("{message}")]
     Upstream { message: String },
+    /// A backend's safety filter refused the prompt.
+    #[error("{message}")]
+    ContentFilter { message: String },
     #[error("{message}")]
     NoEligibleBackend { message: String },
     #[error("{message}")]
@@ -54,9 +57,9 @@ pub enum ApiError {
 impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
-            ApiError::InvalidRequest { .. } | ApiError::UnsupportedParameter { .. } => {
-                StatusCode::BAD_REQUEST
-            }
+            ApiError::InvalidRequest { .. }
+            | ApiError::UnsupportedParameter { .. }
+            | ApiError::ContentFilter { .. } => StatusCode::BAD_REQUEST,
             ApiError::InvalidApiKey => StatusCode::UNAUTHORIZED,
             ApiError::PolicyViolation { .. } => StatusCode::FORBIDDEN,
             ApiError::ModelNotFound { .. } | ApiError::NotFound => StatusCode::NOT_FOUND,
@@ -83,6 +86,8 @@ impl ApiError {
             ApiError::RequestTooLarge { .. } => "request_too_large",
             ApiError::UpstreamRejected { .. } => "upstream_rejected",
             ApiError::Upstream { .. } => "upstream_error",
+            // The code OpenAI-compatible services use for a filtered prompt.
+            ApiError::ContentFilter { .. } => "content_filter",
             ApiError::NoEligibleBackend { .. } => "no_eligible_backend",
             ApiError::UpstreamTimeout { .. } => "upstream_timeout",
             ApiError::NotFound => "not_found",
@@ -111,6 +116,7 @@ impl ApiError {
             | ApiError::UnsupportedParameter { param, .. }
             | ApiError::UpstreamRejected { param, .. } => param.as_deref(),
             ApiError::ModelNotFound { .. } => Some("model"),
+            ApiError::ContentFilter { .. } => Some("messages"),
             _ => None,
         }
     }
@@ -207,6 +213,9 @@ impl From<DispatchError> for ApiError {
             DispatchError::Convert(ConvertError::Upstream { message }) => {
                 ApiError::Upstream { message }
             }
+            DispatchError::Convert(ConvertError::ContentFilter { message }) => {
+                ApiError::ContentFilter { message }
+            }
         }
     }
 }
@@ -258,6 +267,13 @@ mod tests {
                 },
                 502,
                 "upstream_error",
+            ),
+            (
+                ApiError::ContentFilter {
+                    message: "m".into(),
+                },
+                400,
+                "content_filter",
             ),
             (
                 ApiError::NoEligibleBackend {
