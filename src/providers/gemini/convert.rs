@@ -61,12 +61,14 @@
 //!   `logit_bias`, `modalities` other than `["text"]`, `reasoning_effort`
 //!   (Gemini's thinking settings differ by model family), and every field
 //!   not named here (e.g. `audio`, `prediction`, `functions`).
-//! - Accepted and not forwarded ([`IGNORED_CHAT_FIELDS`]): `stream`,
-//!   `stream_options` (the caller reads them), `user`, `metadata`, `store`,
-//!   `service_tier`, `safety_identifier`, `prompt_cache_key`,
-//!   `prompt_cache_retention`. A `null` value counts as absent.
+//! - Accepted and not forwarded: `stream` (it picks the method) and
+//!   [`IGNORED_CHAT_FIELDS`]: `stream_options` (the caller reads
+//!   `include_usage`), `user`, `metadata`, `store`, `service_tier`,
+//!   `safety_identifier`, `prompt_cache_key`, `prompt_cache_retention`. A
+//!   `null` value counts as absent.
 //!
-//! Response mapping: see `convert_response.rs`.
+//! Tools are converted in `convert_tools.rs`; response mapping: see
+//! `convert_response.rs`.
 
 use std::collections::HashMap;
 
@@ -79,8 +81,13 @@ use crate::providers::fields::{
 
 #[path = "convert_response.rs"]
 mod response;
+#[path = "convert_tools.rs"]
+mod tools;
 
 pub use response::{ChunkStream, chat_response, finish_reason, models};
+pub use tools::SKIP_SIGNATURE;
+
+use tools::{chat_tools, function_calls, schema, tool_choice};
 
 /// Top-level chat fields accepted and not forwarded: none changes the output.
 pub const IGNORED_CHAT_FIELDS: &[&str] = &[
@@ -102,10 +109,6 @@ const IMAGE_TYPES: [&str; 5] = [
     "image/heic",
     "image/heif",
 ];
-
-/// The `thoughtSignature` Google documents for function calls it did not
-/// produce (histories from other models or clients that drop signatures).
-pub const SKIP_SIGNATURE: &str = "skip_thought_signature_validator";
 
 /// OpenAI chat body -> Gemini `generateContent` body.
 pub fn chat_request(body: &Map<String, Value>) -> Result<Value, ConvertError> {
@@ -447,154 +450,6 @@ fn tool_text(value: &Value, path: &str) -> Result<String, ConvertError> {
         .filter_map(|p| p["text"].as_str())
         .collect::<Vec<_>>()
         .join("\n"))
-}
-
-fn function_calls<'a>(
-    value: &'a Value,
-    path: &str,
-    names: &mut HashMap<&'a str, &'a str>,
-) -> Result<Vec<Value>, ConvertError> {
-    let path = format!("{path}.tool_calls");
-    let calls = value
-        .as_array()
-        .ok_or_else(|| ConvertError::invalid(path.as_str(), "must be an array"))?;
-    let mut out = Vec::with_capacity(calls.len());
-    for (j, call) in calls.iter().enumerate() {
-        let call_path = format!("{path}[{j}]");
-        let call = object(call, &call_path)?;
-        if call
-            .get("type")
-            .is_some_and(|t| !t.is_null() && t.as_str() != Some("function"))
-        {
-            return Err(ConvertError::unsupported(
-                format!("{call_path}.type"),
-                "only `function` tool calls are supported",
-            ));
-        }
-        let id_path = format!("{call_path}.id");
-        let id = string(call.get("id").unwrap_or(&Value::Null), &id_path)?;
-        let func_path = format!("{call_path}.function");
-        let func = object(call.get("function").unwrap_or(&Value::Null), &func_path)?;
-        let name_path = format!("{func_path}.name");
-        let name = string(func.get("name").unwrap_or(&Value::Null), &name_path)?;
-        let args_path = format!("{func_path}.arguments");
-        let args = match func.get("arguments") {
-            None | Some(Value::Null) => Value::Object(Map::new()),
-            Some(Value::String(s)) if s.trim().is_empty() => Value::Object(Map::new()),
-            Some(Value::String(s)) => serde_json::from_str::<Value>(s)
-                .ok()
-                .filter(Value::is_object)
-                .ok_or_else(|| {
-                    ConvertError::invalid(args_path.as_str(), "must be a JSON object string")
-                })?,
-            Some(_) => {
-                return Err(ConvertError::invalid(
-                    args_path,
-                    "must be a JSON object string",
-                ));
-            }
-        };
-        names.insert(id, name);
-        let mut part = Map::new();
-        part.insert("functionCall".into(), json!({"name": name, "args": args}));
-        let signature = call
-            .get("extra_content")
-            .and_then(|e| e.get("google"))
-            .and_then(|g| g.get("thought_signature"))
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty());
-        match signature {
-            Some(s) => {
-                part.insert("thoughtSignature".into(), s.into());
-            }
-            None if j == 0 => {
-                part.insert("thoughtSignature".into(), SKIP_SIGNATURE.into());
-            }
-            None => {}
-        }
-        out.push(Value::Object(part));
-    }
-    Ok(out)
-}
-
-fn chat_tools(value: &Value) -> Result<Vec<Value>, ConvertError> {
-    let tools = value
-        .as_array()
-        .ok_or_else(|| ConvertError::invalid("tools", "must be an array"))?;
-    let mut out = Vec::with_capacity(tools.len());
-    for (i, tool) in tools.iter().enumerate() {
-        let path = format!("tools[{i}]");
-        let tool = object(tool, &path)?;
-        if tool.get("type").and_then(Value::as_str) != Some("function") {
-            return Err(ConvertError::unsupported(
-                format!("{path}.type"),
-                "only `function` tools are supported for Gemini backends",
-            ));
-        }
-        let func_path = format!("{path}.function");
-        let func = object(tool.get("function").unwrap_or(&Value::Null), &func_path)?;
-        let name_path = format!("{func_path}.name");
-        let mut declaration = Map::new();
-        let name = string(func.get("name").unwrap_or(&Value::Null), &name_path)?;
-        declaration.insert("name".into(), name.into());
-        if let Some(d) = func.get("description").filter(|v| !v.is_null()) {
-            let d = string(d, &format!("{func_path}.description"))?;
-            declaration.insert("description".into(), d.into());
-        }
-        if let Some(p) = func.get("parameters").filter(|v| !v.is_null()) {
-            let schema = schema(p, &format!("{func_path}.parameters"))?;
-            declaration.insert("parametersJsonSchema".into(), schema);
-        }
-        out.push(Value::Object(declaration));
-    }
-    Ok(out)
-}
-
-/// A JSON Schema object for Gemini's `*JsonSchema` fields: unchanged but for
-/// the root `$schema` dialect tag.
-fn schema(value: &Value, path: &str) -> Result<Value, ConvertError> {
-    let mut map = object(value, path)?.clone();
-    map.remove("$schema");
-    Ok(Value::Object(map))
-}
-
-/// The `functionCallingConfig`; `None` when Gemini's default (`AUTO`) fits
-/// or there are no tools to choose from.
-fn tool_choice(value: &Value, tools: &[Value]) -> Result<Option<Value>, ConvertError> {
-    let config = match value {
-        Value::String(s) if s == "auto" => None,
-        Value::String(s) if s == "none" => Some(json!({"mode": "NONE"})),
-        Value::String(s) if s == "required" => Some(json!({"mode": "ANY"})),
-        Value::Object(map) => {
-            if map.get("type").and_then(Value::as_str) != Some("function") {
-                return Err(ConvertError::unsupported(
-                    "tool_choice.type",
-                    "only `function` tool choices are supported",
-                ));
-            }
-            let name = map
-                .get("function")
-                .and_then(|f| f.get("name"))
-                .and_then(Value::as_str)
-                .ok_or_else(|| ConvertError::invalid("tool_choice.function.name", "is required"))?;
-            if !tools.is_empty() && !tools.iter().any(|t| t["name"] == name) {
-                return Err(ConvertError::invalid(
-                    "tool_choice.function.name",
-                    "names no function in `tools`",
-                ));
-            }
-            Some(json!({"mode": "ANY", "allowedFunctionNames": [name]}))
-        }
-        _ => return Err(ConvertError::invalid("tool_choice", "unknown value")),
-    };
-    let forced = config.as_ref().is_some_and(|c| c["mode"] == "ANY");
-    if tools.is_empty() && forced {
-        return Err(ConvertError::invalid(
-            "tool_choice",
-            "a forced tool choice needs `tools`",
-        ));
-    }
-    Ok(config)
 }
 
 /// `response_format` -> `responseMimeType` (and `responseJsonSchema`).
