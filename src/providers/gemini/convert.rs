@@ -61,6 +61,7 @@
 //!   `logit_bias`, `modalities` other than `["text"]`, `reasoning_effort`
 //!   (Gemini's thinking settings differ by model family), and every field
 //!   not named here (e.g. `audio`, `prediction`, `functions`).
+//! - No `safetySettings` are sent: Google's defaults for the model apply.
 //! - Accepted and not forwarded: `stream` (it picks the method) and
 //!   [`IGNORED_CHAT_FIELDS`]: `stream_options` (the caller reads
 //!   `include_usage`), `user`, `metadata`, `store`, `service_tier`,

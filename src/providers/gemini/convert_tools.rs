@@ -14,6 +14,8 @@ use crate::providers::fields::{object, string};
 /// produce (histories from other models or clients that drop signatures).
 pub const SKIP_SIGNATURE: &str = "skip_thought_signature_validator";
 
+/// An assistant message's `tool_calls` -> `functionCall` parts, recording
+/// each call's name under its id in `names` (for the tool results after it).
 pub(super) fn function_calls<'a>(
     value: &'a Value,
     path: &str,
@@ -82,6 +84,7 @@ pub(super) fn function_calls<'a>(
     Ok(out)
 }
 
+/// `tools` -> `functionDeclarations`.
 pub(super) fn chat_tools(value: &Value) -> Result<Vec<Value>, ConvertError> {
     let tools = value
         .as_array()
