@@ -39,12 +39,15 @@ pub enum ApiError {
     #[error("{message}")]
     Upstream { message: String },
     /// Every backend tried was rate-limited (429); `retry_after` is the
-    /// shortest wait one of them asked for.
+    /// wait the last of them asked for.
     #[error("{message}")]
     UpstreamRateLimited {
         message: String,
         retry_after: Option<std::time::Duration>,
     },
+    /// A backend's safety filter refused the prompt.
+    #[error("{message}")]
+    ContentFilter { message: String },
     #[error("{message}")]
     NoEligibleBackend { message: String },
     #[error("{message}")]
@@ -61,9 +64,9 @@ pub enum ApiError {
 impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
-            ApiError::InvalidRequest { .. } | ApiError::UnsupportedParameter { .. } => {
-                StatusCode::BAD_REQUEST
-            }
+            ApiError::InvalidRequest { .. }
+            | ApiError::UnsupportedParameter { .. }
+            | ApiError::ContentFilter { .. } => StatusCode::BAD_REQUEST,
             ApiError::InvalidApiKey => StatusCode::UNAUTHORIZED,
             ApiError::PolicyViolation { .. } => StatusCode::FORBIDDEN,
             ApiError::ModelNotFound { .. } | ApiError::NotFound => StatusCode::NOT_FOUND,
@@ -94,6 +97,8 @@ impl ApiError {
             ApiError::Upstream { .. } => "upstream_error",
             // OpenAI's code for a rate limit, so SDKs back off and retry.
             ApiError::UpstreamRateLimited { .. } => "rate_limit_exceeded",
+            // The code OpenAI-compatible services use for a filtered prompt.
+            ApiError::ContentFilter { .. } => "content_filter",
             ApiError::NoEligibleBackend { .. } => "no_eligible_backend",
             ApiError::UpstreamTimeout { .. } => "upstream_timeout",
             ApiError::NotFound => "not_found",
@@ -123,6 +128,7 @@ impl ApiError {
             | ApiError::UnsupportedParameter { param, .. }
             | ApiError::UpstreamRejected { param, .. } => param.as_deref(),
             ApiError::ModelNotFound { .. } => Some("model"),
+            ApiError::ContentFilter { .. } => Some("messages"),
             _ => None,
         }
     }
@@ -239,6 +245,9 @@ impl From<DispatchError> for ApiError {
             DispatchError::Convert(ConvertError::Upstream { message }) => {
                 ApiError::Upstream { message }
             }
+            DispatchError::Convert(ConvertError::ContentFilter { message }) => {
+                ApiError::ContentFilter { message }
+            }
         }
     }
 }
@@ -290,6 +299,13 @@ mod tests {
                 },
                 502,
                 "upstream_error",
+            ),
+            (
+                ApiError::ContentFilter {
+                    message: "m".into(),
+                },
+                400,
+                "content_filter",
             ),
             (
                 ApiError::NoEligibleBackend {

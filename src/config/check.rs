@@ -629,11 +629,12 @@ fn check_backend(
         "openai" => Some(Protocol::OpenAi),
         "ollama" => Some(Protocol::Ollama),
         "anthropic" => Some(Protocol::Anthropic),
+        "gemini" => Some(Protocol::Gemini),
         other => {
             c.err(
                 format!("{base}.protocol"),
                 format!(
-                    "unknown protocol {other:?} (expected \"openai\", \"ollama\" or \"anthropic\")"
+                    "unknown protocol {other:?} (expected \"openai\", \"ollama\", \"anthropic\" or \"gemini\")"
                 ),
             );
             None
@@ -693,19 +694,60 @@ fn check_backend(
             );
         }
     }
-    let key = match read_secret(
-        c,
-        &base,
-        "api_key_env",
-        "api_key_file",
-        b.api_key_env.as_deref(),
-        b.api_key_file.as_deref(),
-        env,
-    ) {
+    let (source, auth) = match &b.token_env {
+        Some(_) if b.api_key_env.is_some() || b.api_key_file.is_some() => {
+            c.err(
+                format!("{base}.token_env"),
+                "set only one of api_key_env, api_key_file and token_env",
+            );
+            ok = false;
+            (SecretSource::NotDeclared, Auth::ApiKey)
+        }
+        Some(_) if protocol.is_some_and(|p| p != Protocol::Gemini) => {
+            c.err(
+                format!("{base}.token_env"),
+                format!(
+                    "only gemini backends take token_env (this backend's protocol is {:?}); use api_key_env",
+                    b.protocol
+                ),
+            );
+            ok = false;
+            (SecretSource::NotDeclared, Auth::ApiKey)
+        }
+        Some(var) => (
+            read_secret(c, &base, "token_env", "", Some(var), None, env),
+            Auth::Bearer,
+        ),
+        None => (
+            read_secret(
+                c,
+                &base,
+                "api_key_env",
+                "api_key_file",
+                b.api_key_env.as_deref(),
+                b.api_key_file.as_deref(),
+                env,
+            ),
+            Auth::ApiKey,
+        ),
+    };
+    let key = match source {
         SecretSource::NotDeclared => KeyState::NotNeeded,
         SecretSource::Present(s) => KeyState::Present(s),
         SecretSource::Missing(why) => KeyState::Missing(why),
     };
+    // A gemini base_url with a path (Vertex AI) has no model list to probe:
+    // its probe counts tokens on the first listed model.
+    if protocol == Some(Protocol::Gemini)
+        && b.models.is_empty()
+        && url::Url::parse(&base_url).is_ok_and(|u| u.path() != "/")
+    {
+        c.err(
+            format!("{base}.models"),
+            "a gemini backend whose base_url has a path (Vertex AI) must list its models",
+        );
+        ok = false;
+    }
     let (Some(protocol), Some(tier), true) = (protocol, tier, ok) else {
         return None;
     };
@@ -801,6 +843,7 @@ fn check_backend(
         tier,
         models: b.models.clone(),
         key,
+        auth,
         caps,
         model_caps,
         prices,

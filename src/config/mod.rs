@@ -194,6 +194,8 @@ pub enum Protocol {
     Ollama,
     /// Anthropic's Messages API (`POST /v1/messages`).
     Anthropic,
+    /// Google's Gemini API `generateContent` (also Vertex AI's).
+    Gemini,
 }
 
 impl Protocol {
@@ -202,6 +204,7 @@ impl Protocol {
             Protocol::OpenAi => "openai",
             Protocol::Ollama => "ollama",
             Protocol::Anthropic => "anthropic",
+            Protocol::Gemini => "gemini",
         }
     }
 }
@@ -221,6 +224,18 @@ pub enum KeyState {
     Missing(String),
 }
 
+/// How a backend's secret travels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Auth {
+    /// `api_key_env` / `api_key_file`: the protocol's key header (a bearer
+    /// token for `openai` and `ollama`, `x-api-key` for `anthropic`,
+    /// `x-goog-api-key` for `gemini`).
+    ApiKey,
+    /// `token_env` (`gemini` only): `Authorization: Bearer`, e.g. a Vertex AI
+    /// access token.
+    Bearer,
+}
+
 #[derive(Debug)]
 pub struct Backend {
     pub name: String,
@@ -230,6 +245,8 @@ pub struct Backend {
     pub tier: Tier,
     pub models: Vec<String>,
     pub key: KeyState,
+    /// How `key` is sent.
+    pub auth: Auth,
     /// What its models take, unless overridden per model.
     pub caps: Caps,
     pub model_caps: HashMap<String, Caps>,

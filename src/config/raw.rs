@@ -218,6 +218,9 @@ pub struct RawBackend {
     pub models: Vec<String>,
     pub api_key_env: Option<String>,
     pub api_key_file: Option<String>,
+    /// An access token sent as `Authorization: Bearer` (`gemini` protocol
+    /// only, for Vertex AI), instead of an API key.
+    pub token_env: Option<String>,
     /// Capabilities of every model of the backend (defaults by tier);
     /// the same keys as `RawCaps` (serde cannot flatten with
     /// `deny_unknown_fields`).

@@ -434,11 +434,92 @@ fn anthropic_protocol_and_its_max_tokens_default() {
 }
 
 #[test]
-fn unknown_protocol_names_the_three() {
+fn unknown_protocol_names_the_four() {
     let errs = errors(&BASE.replace("protocol = \"ollama\"", "protocol = \"claude\""));
     assert!(
         errs.iter().any(|e| e.starts_with("backends[0].protocol: ")
-            && e.contains("\"openai\", \"ollama\" or \"anthropic\"")),
+            && e.contains("\"openai\", \"ollama\", \"anthropic\" or \"gemini\"")),
         "{errs:#?}"
     );
+}
+
+const GEMINI: &str = r#"
+[[backends]]
+name = "gemini"
+protocol = "gemini"
+base_url = "https://generativelanguage.googleapis.com/"
+tier = "public_cloud"
+"#;
+
+const VERTEX_URL: &str = "https://europe-west4-aiplatform.googleapis.com/v1/projects/acme/locations/europe-west4/publishers/google";
+
+#[test]
+fn gemini_protocol_with_an_api_key_or_a_token() {
+    let toml = format!("{BASE}{GEMINI}api_key_env = \"OPENAI_API_KEY\"\n");
+    let loaded = from_toml_str(&toml, &with_key).expect("valid");
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    let b = &loaded.config.backends[2];
+    assert_eq!(b.protocol, Protocol::Gemini);
+    assert_eq!(b.protocol.as_str(), "gemini");
+    assert_eq!(b.base_url, "https://generativelanguage.googleapis.com");
+    assert_eq!(b.auth, Auth::ApiKey);
+    assert!(matches!(b.key, KeyState::Present(_)));
+    assert!(b.caps.images && b.caps.tools && b.caps.json_schema);
+
+    // Vertex AI: a token from token_env, sent as a bearer token.
+    let toml = format!(
+        r#"{BASE}
+[[backends]]
+name = "vertex"
+protocol = "gemini"
+base_url = "{VERTEX_URL}"
+token_env = "OPENAI_API_KEY"
+tier = "private_cloud"
+models = ["gemini-2.5-pro"]
+"#
+    );
+    let loaded = from_toml_str(&toml, &with_key).expect("valid");
+    let b = &loaded.config.backends[2];
+    assert_eq!(b.auth, Auth::Bearer);
+    assert_eq!(b.tier, Tier::PrivateCloud);
+    assert!(matches!(b.key, KeyState::Present(_)));
+    // A missing token leaves the backend unconfigured, named in a warning.
+    let loaded = from_toml_str(&toml, &no_env).expect("valid");
+    assert!(matches!(
+        loaded.config.backends[2].key,
+        KeyState::Missing(_)
+    ));
+    assert!(
+        loaded
+            .warnings
+            .iter()
+            .any(|w| w.key == "backends[2]" && w.message.contains("OPENAI_API_KEY")),
+        "{:?}",
+        loaded.warnings
+    );
+}
+
+#[test]
+fn gemini_config_errors_name_their_keys() {
+    assert_error(
+        &format!("{BASE}{GEMINI}api_key_env = \"A\"\ntoken_env = \"B\"\n"),
+        "backends[2].token_env",
+        "only one of",
+    );
+    assert_error(
+        &BASE.replace(
+            "api_key_env = \"OPENAI_API_KEY\"",
+            "token_env = \"OPENAI_API_KEY\"",
+        ),
+        "backends[1].token_env",
+        "only gemini backends",
+    );
+    let vertex = GEMINI.replace("https://generativelanguage.googleapis.com/", VERTEX_URL);
+    assert_error(
+        &format!("{BASE}{vertex}token_env = \"OPENAI_API_KEY\"\n"),
+        "backends[2].models",
+        "must list its models",
+    );
+    // The Gemini API lists its models: none need be named.
+    assert!(errors(&format!("{BASE}{GEMINI}")).is_empty());
 }

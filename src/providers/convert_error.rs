@@ -20,6 +20,10 @@ pub enum ConvertError {
     /// The upstream sent something its protocol does not promise (HTTP 502
     /// `upstream_error`). Never contains prompt or completion text.
     Upstream { message: String },
+    /// The upstream refused the prompt by policy (a safety filter): HTTP 400
+    /// `content_filter`, not retried elsewhere. `message` names the reason
+    /// code, never the prompt.
+    ContentFilter { message: String },
 }
 
 impl ConvertError {
@@ -59,6 +63,7 @@ impl fmt::Display for ConvertError {
                 message,
             } => write!(f, "invalid request: {message}"),
             Self::Upstream { message } => write!(f, "upstream error: {message}"),
+            Self::ContentFilter { message } => write!(f, "content filtered: {message}"),
         }
     }
 }

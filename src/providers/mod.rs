@@ -1,11 +1,12 @@
 //! Talking to backends: one module per wire protocol (`openai`, `ollama`,
-//! `anthropic`), sharing the transport here: timeouts (connect, first byte,
+//! `anthropic`, `gemini`), sharing the transport here: timeouts (connect, first byte,
 //! idle, total), bounded bodies, header hygiene, and the stream pump that
 //! commits only once the first meaningful frame has arrived. Errors say who failed and whether
 //! another backend may be tried. This layer never decides *where* a request
 //! goes; it only sends to the target it is handed.
 
 pub mod anthropic;
+pub mod gemini;
 pub mod ndjson;
 pub mod ollama;
 pub mod openai;
@@ -16,7 +17,7 @@ pub(crate) mod fields;
 
 pub use convert_error::ConvertError;
 
-use crate::config::{Backend, KeyState, Protocol, Retries, Timeouts};
+use crate::config::{Auth, Backend, KeyState, Protocol, Retries, Timeouts};
 use bytes::{Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
 use secrecy::ExposeSecret;
@@ -112,6 +113,7 @@ impl DispatchError {
             DispatchError::Status { .. } => "status",
             DispatchError::Protocol { .. } => "protocol",
             DispatchError::TooLarge { .. } => "too_large",
+            DispatchError::Convert(ConvertError::ContentFilter { .. }) => "content_filter",
             DispatchError::Convert(_) => "unsupported",
         }
     }
@@ -188,6 +190,7 @@ pub async fn send(
         (Protocol::OpenAi, Job::Chat(req)) => openai::chat(http, call, req).await,
         (Protocol::Ollama, Job::Chat(req)) => ollama::chat(http, call, req).await,
         (Protocol::Anthropic, Job::Chat(req)) => anthropic::chat(http, call, req).await,
+        (Protocol::Gemini, Job::Chat(req)) => gemini::chat(http, call, req).await,
         (Protocol::OpenAi, Job::Embeddings(req)) => {
             openai::embeddings(http, call, req).await.map(Reply::Json)
         }
@@ -197,6 +200,10 @@ pub async fn send(
         // Anthropic has no embeddings endpoint; the caller may try another backend.
         (Protocol::Anthropic, Job::Embeddings(_)) => Err(DispatchError::Convert(
             ConvertError::unsupported("model", "Anthropic backends do not serve embeddings"),
+        )),
+        // Gemini's embedContent is not translated (yet); another backend may serve it.
+        (Protocol::Gemini, Job::Embeddings(_)) => Err(DispatchError::Convert(
+            ConvertError::unsupported("model", "Gemini backends do not serve embeddings"),
         )),
     }
 }
@@ -211,6 +218,7 @@ pub async fn probe(
         Protocol::OpenAi => openai::probe(http, backend, timeout).await,
         Protocol::Ollama => ollama::probe(http, backend, timeout).await,
         Protocol::Anthropic => anthropic::probe(http, backend, timeout).await,
+        Protocol::Gemini => gemini::probe(http, backend, timeout).await,
     }
 }
 
@@ -309,32 +317,42 @@ pub(crate) async fn get_json(
     })
 }
 
-/// The backend's key in its protocol's header (a bearer token, or Anthropic's
-/// `x-api-key`), marked sensitive so it is never shown in debug output, and
-/// the API version header Anthropic requires on every call.
+/// The backend's key in its protocol's header (a bearer token, Anthropic's
+/// `x-api-key`, Gemini's `x-goog-api-key`; a `token_env` token as a bearer
+/// token whatever the protocol), marked sensitive so it is never shown in
+/// debug output, and the API version header Anthropic requires on every call.
+/// Keys never go in a URL, which may be logged.
 pub(crate) fn with_auth(rb: reqwest::RequestBuilder, backend: &Backend) -> reqwest::RequestBuilder {
-    let key = match &backend.key {
-        KeyState::Present(k) => Some(k.expose_secret()),
-        KeyState::NotNeeded | KeyState::Missing(_) => None,
+    let rb = match backend.protocol {
+        Protocol::Anthropic => rb.header("anthropic-version", anthropic::API_VERSION),
+        Protocol::OpenAi | Protocol::Ollama | Protocol::Gemini => rb,
     };
-    match backend.protocol {
-        Protocol::OpenAi | Protocol::Ollama => match key {
-            Some(k) => rb.bearer_auth(k),
-            None => rb,
-        },
-        Protocol::Anthropic => {
-            let rb = rb.header("anthropic-version", anthropic::API_VERSION);
-            match key.map(|k| (k, http::HeaderValue::from_str(k))) {
-                Some((_, Ok(mut value))) => {
-                    value.set_sensitive(true);
-                    rb.header("x-api-key", value)
-                }
-                // Not a valid header value: reqwest fails the request when it
-                // is sent (as `bearer_auth` does), without quoting the value.
-                Some((k, Err(_))) => rb.header("x-api-key", k),
-                None => rb,
-            }
+    let key = match &backend.key {
+        KeyState::Present(k) => k.expose_secret(),
+        KeyState::NotNeeded | KeyState::Missing(_) => return rb,
+    };
+    match (backend.protocol, backend.auth) {
+        (Protocol::OpenAi | Protocol::Ollama, Auth::ApiKey) | (_, Auth::Bearer) => {
+            rb.bearer_auth(key)
         }
+        (Protocol::Anthropic, Auth::ApiKey) => sensitive_header(rb, "x-api-key", key),
+        (Protocol::Gemini, Auth::ApiKey) => sensitive_header(rb, "x-goog-api-key", key),
+    }
+}
+
+fn sensitive_header(
+    rb: reqwest::RequestBuilder,
+    name: &'static str,
+    key: &str,
+) -> reqwest::RequestBuilder {
+    match http::HeaderValue::from_str(key) {
+        Ok(mut value) => {
+            value.set_sensitive(true);
+            rb.header(name, value)
+        }
+        // Not a valid header value: reqwest fails the request when it is
+        // sent (as `bearer_auth` does), without quoting the value.
+        Err(_) => rb.header(name, key),
     }
 }
 
@@ -374,6 +392,14 @@ async fn check_status(
     }
     // A 4xx about the request: pass its message on, bounded.
     let body = read_body(resp, call, 64 * 1024).await.unwrap_or_default();
+    // Google answers a bad key with 400 INVALID_ARGUMENT: airlock's fault.
+    if call.backend.protocol == Protocol::Gemini && gemini::is_key_error(&body) {
+        return Err(DispatchError::Status {
+            backend,
+            status,
+            retry_after: None,
+        });
+    }
     let (message, param) = error_message(&body).unwrap_or_else(|| {
         (
             format!("backend {backend} rejected the request with HTTP {status}"),
@@ -451,6 +477,12 @@ pub(crate) trait Framer: Send + 'static {
     fn started(&self) -> bool;
     /// At upstream EOF: appends any tail; `Err` when the stream was cut short.
     fn finish(&mut self, out: &mut BytesMut) -> Result<(), String>;
+    /// After `push` failed: the failure as a refusal of the caller's request
+    /// (a prompt the backend's safety filter blocked), answered as such
+    /// before the stream commits instead of as an upstream fault.
+    fn refusal(&mut self) -> Option<ConvertError> {
+        None
+    }
 }
 
 /// Appends `value` as one SSE `data:` event.
@@ -515,12 +547,12 @@ pub(crate) async fn open_stream<F: Framer>(
             }
             Ok(Some(Err(e))) => return Err(transport_error(&backend, &e)),
             Ok(Some(Ok(chunk))) => {
-                framer
-                    .push(&chunk, &mut out)
-                    .map_err(|message| DispatchError::Protocol {
-                        backend: backend.clone(),
-                        message,
-                    })?;
+                if let Err(message) = framer.push(&chunk, &mut out) {
+                    return Err(match framer.refusal() {
+                        Some(refusal) => DispatchError::Convert(refusal),
+                        None => DispatchError::Protocol { backend, message },
+                    });
+                }
                 if out.len() > limits.max_event_bytes.max(64 * 1024) * 4 && !framer.started() {
                     return Err(DispatchError::TooLarge {
                         backend,

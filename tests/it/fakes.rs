@@ -2,7 +2,8 @@
 //! wire protocols (from their API references): JSON and streamed answers,
 //! error bodies and status codes, and scripted faults. Each records what it
 //! received so tests can assert what reached which backend. The Anthropic
-//! fake lives in `fake_anthropic.rs` and shares these pieces.
+//! and Gemini fakes live in `fake_anthropic.rs` and `fake_gemini.rs` and
+//! share these pieces.
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -49,7 +50,7 @@ pub enum Fault {
     /// stream's first chunk (OpenAI streams).
     Stall { head: Duration, first: Duration },
     /// Anthropic: stream this many events, then an in-stream `error` event
-    /// (`overloaded_error`).
+    /// (`overloaded_error`); Gemini: then an `error` object (`UNAVAILABLE`).
     ErrorEvent(usize),
 }
 

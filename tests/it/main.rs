@@ -1,12 +1,14 @@
 //! Gateway tests: the real `App` on 127.0.0.1:0 against in-process fake
-//! upstreams speaking the OpenAI, Ollama and Anthropic protocols. No fixed
-//! ports.
+//! upstreams speaking the OpenAI, Ollama, Anthropic and Gemini protocols. No
+//! fixed ports.
 
 mod anthropic;
 mod cli;
 mod default_policy;
 mod fake_anthropic;
+mod fake_gemini;
 mod fakes;
+mod gemini;
 mod property;
 mod redis;
 mod routing;

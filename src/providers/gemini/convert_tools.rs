@@ -1,0 +1,166 @@
+//! OpenAI tools, tool choices and assistant tool calls -> Gemini
+//! `functionDeclarations`, `functionCallingConfig` and `functionCall` parts;
+//! part of the Gemini conversion module (see its docs for the mapping).
+//! Pure; errors name parameters, never request text.
+
+use std::collections::HashMap;
+
+use serde_json::{Map, Value, json};
+
+use super::ConvertError;
+use crate::providers::fields::{object, string};
+
+/// The `thoughtSignature` Google documents for function calls it did not
+/// produce (histories from other models or clients that drop signatures).
+pub const SKIP_SIGNATURE: &str = "skip_thought_signature_validator";
+
+/// An assistant message's `tool_calls` -> `functionCall` parts, recording
+/// each call's name under its id in `names` (for the tool results after it).
+pub(super) fn function_calls<'a>(
+    value: &'a Value,
+    path: &str,
+    names: &mut HashMap<&'a str, &'a str>,
+) -> Result<Vec<Value>, ConvertError> {
+    let path = format!("{path}.tool_calls");
+    let calls = value
+        .as_array()
+        .ok_or_else(|| ConvertError::invalid(path.as_str(), "must be an array"))?;
+    let mut out = Vec::with_capacity(calls.len());
+    for (j, call) in calls.iter().enumerate() {
+        let call_path = format!("{path}[{j}]");
+        let call = object(call, &call_path)?;
+        if call
+            .get("type")
+            .is_some_and(|t| !t.is_null() && t.as_str() != Some("function"))
+        {
+            return Err(ConvertError::unsupported(
+                format!("{call_path}.type"),
+                "only `function` tool calls are supported",
+            ));
+        }
+        let id_path = format!("{call_path}.id");
+        let id = string(call.get("id").unwrap_or(&Value::Null), &id_path)?;
+        let func_path = format!("{call_path}.function");
+        let func = object(call.get("function").unwrap_or(&Value::Null), &func_path)?;
+        let name_path = format!("{func_path}.name");
+        let name = string(func.get("name").unwrap_or(&Value::Null), &name_path)?;
+        let args_path = format!("{func_path}.arguments");
+        let args = match func.get("arguments") {
+            None | Some(Value::Null) => Value::Object(Map::new()),
+            Some(Value::String(s)) if s.trim().is_empty() => Value::Object(Map::new()),
+            Some(Value::String(s)) => serde_json::from_str::<Value>(s)
+                .ok()
+                .filter(Value::is_object)
+                .ok_or_else(|| {
+                    ConvertError::invalid(args_path.as_str(), "must be a JSON object string")
+                })?,
+            Some(_) => {
+                return Err(ConvertError::invalid(
+                    args_path,
+                    "must be a JSON object string",
+                ));
+            }
+        };
+        names.insert(id, name);
+        let mut part = Map::new();
+        part.insert("functionCall".into(), json!({"name": name, "args": args}));
+        let signature = call
+            .get("extra_content")
+            .and_then(|e| e.get("google"))
+            .and_then(|g| g.get("thought_signature"))
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty());
+        match signature {
+            Some(s) => {
+                part.insert("thoughtSignature".into(), s.into());
+            }
+            None if j == 0 => {
+                part.insert("thoughtSignature".into(), SKIP_SIGNATURE.into());
+            }
+            None => {}
+        }
+        out.push(Value::Object(part));
+    }
+    Ok(out)
+}
+
+/// `tools` -> `functionDeclarations`.
+pub(super) fn chat_tools(value: &Value) -> Result<Vec<Value>, ConvertError> {
+    let tools = value
+        .as_array()
+        .ok_or_else(|| ConvertError::invalid("tools", "must be an array"))?;
+    let mut out = Vec::with_capacity(tools.len());
+    for (i, tool) in tools.iter().enumerate() {
+        let path = format!("tools[{i}]");
+        let tool = object(tool, &path)?;
+        if tool.get("type").and_then(Value::as_str) != Some("function") {
+            return Err(ConvertError::unsupported(
+                format!("{path}.type"),
+                "only `function` tools are supported for Gemini backends",
+            ));
+        }
+        let func_path = format!("{path}.function");
+        let func = object(tool.get("function").unwrap_or(&Value::Null), &func_path)?;
+        let name_path = format!("{func_path}.name");
+        let mut declaration = Map::new();
+        let name = string(func.get("name").unwrap_or(&Value::Null), &name_path)?;
+        declaration.insert("name".into(), name.into());
+        if let Some(d) = func.get("description").filter(|v| !v.is_null()) {
+            let d = string(d, &format!("{func_path}.description"))?;
+            declaration.insert("description".into(), d.into());
+        }
+        if let Some(p) = func.get("parameters").filter(|v| !v.is_null()) {
+            let schema = schema(p, &format!("{func_path}.parameters"))?;
+            declaration.insert("parametersJsonSchema".into(), schema);
+        }
+        out.push(Value::Object(declaration));
+    }
+    Ok(out)
+}
+
+/// A JSON Schema object for Gemini's `*JsonSchema` fields: unchanged but for
+/// the root `$schema` dialect tag.
+pub(super) fn schema(value: &Value, path: &str) -> Result<Value, ConvertError> {
+    let mut map = object(value, path)?.clone();
+    map.remove("$schema");
+    Ok(Value::Object(map))
+}
+
+/// The `functionCallingConfig`; `None` when Gemini's default (`AUTO`) fits
+/// or there are no tools to choose from.
+pub(super) fn tool_choice(value: &Value, tools: &[Value]) -> Result<Option<Value>, ConvertError> {
+    let config = match value {
+        Value::String(s) if s == "auto" => None,
+        Value::String(s) if s == "none" => Some(json!({"mode": "NONE"})),
+        Value::String(s) if s == "required" => Some(json!({"mode": "ANY"})),
+        Value::Object(map) => {
+            if map.get("type").and_then(Value::as_str) != Some("function") {
+                return Err(ConvertError::unsupported(
+                    "tool_choice.type",
+                    "only `function` tool choices are supported",
+                ));
+            }
+            let name = map
+                .get("function")
+                .and_then(|f| f.get("name"))
+                .and_then(Value::as_str)
+                .ok_or_else(|| ConvertError::invalid("tool_choice.function.name", "is required"))?;
+            if !tools.is_empty() && !tools.iter().any(|t| t["name"] == name) {
+                return Err(ConvertError::invalid(
+                    "tool_choice.function.name",
+                    "names no function in `tools`",
+                ));
+            }
+            Some(json!({"mode": "ANY", "allowedFunctionNames": [name]}))
+        }
+        _ => return Err(ConvertError::invalid("tool_choice", "unknown value")),
+    };
+    let forced = config.as_ref().is_some_and(|c| c["mode"] == "ANY");
+    if tools.is_empty() && forced {
+        return Err(ConvertError::invalid(
+            "tool_choice",
+            "a forced tool choice needs `tools`",
+        ));
+    }
+    Ok(config)
+}
