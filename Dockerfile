@@ -15,6 +15,10 @@
 # (AIRLOCK_SERVER__ALLOW_UNAUTHENTICATED=true) and listen on 0.0.0.0.
 
 FROM rust:1.95-slim-bookworm AS build
+# jemalloc (the binary's allocator) is built from C with make.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends make \
+ && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # Dependencies first, so they are cached across source changes.
 COPY Cargo.toml Cargo.lock ./

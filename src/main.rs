@@ -9,6 +9,13 @@ use airlock::openai::ChatRequest;
 use airlock::pipeline::{self, Caller};
 use airlock::route::BackendState;
 use anyhow::Context;
+
+// jemalloc, not glibc's malloc: about 10% less CPU per request in the load
+// harness's short mode (16 KB overhead p50 142 -> 130 us, 1 KB 72 -> 64 us)
+// for 1.6 MB more RSS at idle (18 MB). mimalloc was faster still but doubled
+// idle RSS (35 MB, over the 30 MB target).
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 use clap::{Parser, Subcommand};
 use std::io::Read;
 use std::path::PathBuf;
