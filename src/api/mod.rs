@@ -26,7 +26,6 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
-use secrecy::ExposeSecret;
 use serde_json::json;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -112,10 +111,13 @@ fn authenticate(config: &Config, headers: &HeaderMap) -> Result<Option<usize>, A
         return Ok(None);
     }
     let presented = presented_key(headers).ok_or(ApiError::InvalidApiKey)?;
+    // Keys are kept as SHA-256 digests: the presented key is hashed once
+    // and compared with every digest, all 32 bytes each time.
+    let digest = crate::config::key_sha256(presented.as_bytes());
     let mut found = None;
     for (i, k) in config.keys.iter().enumerate() {
-        if let Some(s) = &k.secret
-            && same_secret(s.expose_secret().as_bytes(), presented.as_bytes())
+        if let Some(d) = &k.digest
+            && same_secret(d, &digest)
         {
             found = Some(i);
         }

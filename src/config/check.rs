@@ -62,6 +62,25 @@ impl Checker {
     }
 }
 
+/// SHA-256 of a gateway key, as stored and compared.
+pub fn sha256(key: &[u8]) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    out.copy_from_slice(ring::digest::digest(&ring::digest::SHA256, key).as_ref());
+    out
+}
+
+fn parse_sha256(hex: &str) -> Option<[u8; 32]> {
+    let hex = hex.trim();
+    if hex.len() != 64 || !hex.is_ascii() {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(out)
+}
+
 pub(super) fn check(raw: RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Checked {
     let mut c = Checker {
         errors: Vec::new(),
@@ -153,30 +172,52 @@ pub(super) fn check(raw: RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Che
                 format!("duplicate key name {:?}", k.name),
             );
         }
-        let secret = match read_secret(
-            &mut c,
-            &base,
-            "key_env",
-            "key_file",
-            k.key_env.as_deref(),
-            k.key_file.as_deref(),
-            env,
-        ) {
-            SecretSource::Present(s) => Some(s),
-            SecretSource::NotDeclared => {
+        let declared = k.key_env.is_some() || k.key_file.is_some();
+        let digest = match (&k.key_sha256, declared) {
+            (Some(_), true) => {
                 c.err(
-                    format!("{base}.key_env"),
-                    "a gateway key needs key_env or key_file",
+                    format!("{base}.key_sha256"),
+                    "set only one of key_env, key_file and key_sha256",
                 );
                 None
             }
-            SecretSource::Missing(why) => {
-                c.warn(
-                    format!("{base}.key_env"),
-                    format!("{why}; this key cannot authenticate anyone"),
-                );
-                None
+            (Some(hex), false) => {
+                let d = parse_sha256(hex);
+                if d.is_none() {
+                    c.err(
+                        format!("{base}.key_sha256"),
+                        "must be 64 hex digits (the key's SHA-256)",
+                    );
+                }
+                d
             }
+            (None, _) => match read_secret(
+                &mut c,
+                &base,
+                "key_env",
+                "key_file",
+                k.key_env.as_deref(),
+                k.key_file.as_deref(),
+                env,
+            ) {
+                SecretSource::Present(s) => {
+                    Some(sha256(secrecy::ExposeSecret::expose_secret(&s).as_bytes()))
+                }
+                SecretSource::NotDeclared => {
+                    c.err(
+                        format!("{base}.key_env"),
+                        "a gateway key needs key_env or key_file",
+                    );
+                    None
+                }
+                SecretSource::Missing(why) => {
+                    c.warn(
+                        format!("{base}.key_env"),
+                        format!("{why}; this key cannot authenticate anyone"),
+                    );
+                    None
+                }
+            },
         };
         let min_level = k
             .min_sensitivity
@@ -192,7 +233,7 @@ pub(super) fn check(raw: RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Che
         }
         keys.push(GatewayKey {
             name: k.name.clone(),
-            secret,
+            digest,
             min_level,
             monthly_budget_usd: k.monthly_budget_usd,
         });

@@ -10,6 +10,7 @@ pub mod detectors;
 mod raw;
 
 pub use check::ConfigIssue;
+pub use check::sha256 as key_sha256;
 
 use crate::classify::Task;
 use crate::classify::sensitivity::{Category, Kind};
@@ -395,8 +396,9 @@ impl When {
 #[derive(Debug)]
 pub struct GatewayKey {
     pub name: String,
-    /// `None` when its source is missing: it authenticates nobody.
-    pub secret: Option<SecretString>,
+    /// SHA-256 of the key (the key itself is not kept); `None` when its
+    /// source is missing: it authenticates nobody.
+    pub digest: Option<[u8; 32]>,
     /// Requests with this key are at least this sensitive.
     pub min_level: Option<Level>,
     /// Cloud spend this key may cause in 30 days, USD.

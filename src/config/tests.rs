@@ -523,3 +523,31 @@ fn gemini_config_errors_name_their_keys() {
     // The Gemini API lists its models: none need be named.
     assert!(errors(&format!("{BASE}{GEMINI}")).is_empty());
 }
+
+#[test]
+fn gateway_keys_are_kept_as_digests() {
+    let toml = format!(
+        "{BASE}\n[[keys]]\nname = \"a\"\nkey_env = \"OPENAI_API_KEY\"\n\n[[keys]]\nname = \"b\"\nkey_sha256 = \"{}\"\n",
+        "AB".repeat(32)
+    );
+    let c = from_toml_str(&toml, &with_key).expect("valid");
+    let key = with_key("OPENAI_API_KEY").expect("set");
+    let c = c.config;
+    assert_eq!(c.keys[0].digest, Some(key_sha256(key.as_bytes())));
+    assert_eq!(c.keys[1].digest, Some([0xab; 32]));
+    // Nothing in the config keeps the key itself.
+    assert!(!format!("{:?}", c.keys).contains(&key));
+    assert_error(
+        &format!("{BASE}\n[[keys]]\nname = \"b\"\nkey_sha256 = \"xyz\"\n"),
+        "keys[0].key_sha256",
+        "64 hex digits",
+    );
+    assert_error(
+        &format!(
+            "{BASE}\n[[keys]]\nname = \"b\"\nkey_env = \"K\"\nkey_sha256 = \"{}\"\n",
+            "0".repeat(64)
+        ),
+        "keys[0].key_sha256",
+        "only one of",
+    );
+}

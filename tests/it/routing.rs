@@ -79,8 +79,17 @@ key_env = "GW_KEY"
 [[keys]]
 name = "vip"
 key_env = "VIP_KEY"
+
+[[keys]]
+name = "hashed"
+key_sha256 = "HASH"
 "#;
-    let app = spawn(&w.toml(keys)).await;
+    // A key stored only as its SHA-256 (here of "sk-hashed-key").
+    let hashed = airlock::config::key_sha256(b"sk-hashed-key")
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<String>();
+    let app = spawn(&w.toml(&keys.replace("HASH", &hashed))).await;
     // No key: 401, nothing sent anywhere.
     let r = app.chat(user("hi")).await;
     assert_eq!(r.status(), 401);
@@ -117,6 +126,16 @@ key_env = "VIP_KEY"
         .expect("send");
     assert_eq!(r.status(), 200);
     assert_eq!(header(&r, "x-airlock-rule"), "vip");
+    // The hashed key authenticates with the key itself, not its hash.
+    let send = |key: &str| {
+        app.http
+            .post(app.url("/v1/chat/completions"))
+            .bearer_auth(key)
+            .json(&user("hi"))
+            .send()
+    };
+    assert_eq!(send("sk-hashed-key").await.expect("send").status(), 200);
+    assert_eq!(send(&hashed).await.expect("send").status(), 401);
     // The gateway key never reaches a backend.
     for s in w.cloud.seen().iter().chain(w.lmstudio.seen().iter()) {
         let auth = s
