@@ -219,6 +219,16 @@ pub(super) fn check(raw: RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Che
                 }
             },
         };
+        let max_tier = k.max_tier.as_deref().and_then(|t| {
+            let tier = parse_tier(t);
+            if tier.is_none() {
+                c.err(
+                    format!("{base}.max_tier"),
+                    format!("unknown tier {t:?} (expected local, private_cloud or public_cloud)"),
+                );
+            }
+            tier
+        });
         let min_level = k
             .min_sensitivity
             .as_deref()
@@ -235,6 +245,7 @@ pub(super) fn check(raw: RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Che
             name: k.name.clone(),
             digest,
             min_level,
+            max_tier,
             monthly_budget_usd: k.monthly_budget_usd,
         });
     }

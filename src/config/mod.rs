@@ -401,6 +401,8 @@ pub struct GatewayKey {
     pub digest: Option<[u8; 32]>,
     /// Requests with this key are at least this sensitive.
     pub min_level: Option<Level>,
+    /// The highest tier this key's requests may reach, whatever their level.
+    pub max_tier: Option<Tier>,
     /// Cloud spend this key may cause in 30 days, USD.
     pub monthly_budget_usd: Option<f64>,
 }

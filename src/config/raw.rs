@@ -373,6 +373,8 @@ pub struct RawKey {
     pub key_file: Option<String>,
     /// The key's SHA-256, hex: the key itself is then stored nowhere.
     pub key_sha256: Option<String>,
+    /// The highest tier this key's requests may reach.
+    pub max_tier: Option<String>,
     pub min_sensitivity: Option<String>,
     /// Cloud spend this key may cause in 30 days, USD.
     pub monthly_budget_usd: Option<f64>,

@@ -538,6 +538,14 @@ fn gateway_keys_are_kept_as_digests() {
     // Nothing in the config keeps the key itself.
     assert!(!format!("{:?}", c.keys).contains(&key));
     assert_error(
+        &format!(
+            "{BASE}\n[[keys]]\nname = \"b\"\nkey_sha256 = \"{}\"\nmax_tier = \"moon\"\n",
+            "0".repeat(64)
+        ),
+        "keys[0].max_tier",
+        "unknown tier",
+    );
+    assert_error(
         &format!("{BASE}\n[[keys]]\nname = \"b\"\nkey_sha256 = \"xyz\"\n"),
         "keys[0].key_sha256",
         "64 hex digits",

@@ -8,7 +8,7 @@ use crate::classify::Complexity;
 use crate::config::{
     AUTO_MODEL, BackendId, Config, EMBEDDINGS_POOL, EXPLICIT_RULE, OnViolation, PoolId, Target,
 };
-use crate::types::{Level, TierSet};
+use crate::types::{Level, Tier, TierSet};
 
 /// What the health checker last saw of a backend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -296,12 +296,29 @@ fn offline_fallback(
     }
 }
 
+/// The tiers a request of `level` may reach: the policy's for the level,
+/// capped by the gateway key's `max_tier`. The cap only narrows.
+fn allowed_tiers(config: &Config, facts: &Facts<'_>, level: Level) -> TierSet {
+    let by_level = config.policy.allowed_tiers(level);
+    let cap = facts
+        .key
+        .and_then(|name| config.keys.iter().find(|k| k.name == name))
+        .and_then(|k| k.max_tier);
+    match cap {
+        None => by_level,
+        Some(max) => {
+            let rank = |t: Tier| Tier::ALL.iter().position(|x| *x == t);
+            by_level.iter().filter(|t| rank(*t) <= rank(max)).collect()
+        }
+    }
+}
+
 fn decide_unbounded(
     config: &Config,
     facts: &Facts<'_>,
     state: &dyn Fn(BackendId) -> BackendState,
 ) -> Result<Decision, RouteError> {
-    let allowed = config.policy.allowed_tiers(facts.level);
+    let allowed = allowed_tiers(config, facts, facts.level);
     let requested = resolve(config, facts.model)?;
     let explicit_pool = |pool: Option<String>, members: &[Target]| {
         let (candidates, _) = eligible(config, members, allowed, &facts.needs, state);
@@ -365,7 +382,7 @@ fn decide_unbounded(
                 return Err(RouteError::PolicyViolation { message });
             }
             if config.policy.on_violation == OnViolation::Redact {
-                let redacted = config.policy.allowed_tiers(facts.redacted_level);
+                let redacted = allowed_tiers(config, facts, facts.redacted_level);
                 let (candidates, _) = eligible(config, &members, redacted, &facts.needs, state);
                 if !candidates.is_empty() {
                     return Ok(Decision {

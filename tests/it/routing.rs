@@ -1023,3 +1023,52 @@ async fn failures_are_retried_on_the_same_backend_before_falling_back() {
     // Nothing left the allowed tier on the way.
     assert_eq!(w.cloud.chat_count(), 0);
 }
+
+/// A gateway key's `max_tier` caps where its requests go, whatever their
+/// level: public text asked of a cloud model stays local for a key capped
+/// at `local` (rerouted, or refused under `on_violation = "reject"`), while
+/// an uncapped key reaches the cloud.
+#[tokio::test]
+async fn a_key_max_tier_caps_where_its_requests_go() {
+    let w = World::new().await;
+    let keys = r#"
+[[keys]]
+name = "team-a"
+key_env = "GW_KEY"
+max_tier = "local"
+
+[[keys]]
+name = "vip"
+key_env = "VIP_KEY"
+"#;
+    let app = spawn(&w.toml(keys)).await;
+    let ask = |key: &'static str| {
+        app.http
+            .post(app.url("/v1/chat/completions"))
+            .bearer_auth(key)
+            .json(&json!({"model": "cloud/gpt-4o", "messages": [
+                {"role": "user", "content": "What is the capital of France?"}]}))
+            .send()
+    };
+    let r = ask(crate::GW_KEY).await.expect("send");
+    assert_eq!(r.status(), 200);
+    assert_eq!(header(&r, "x-airlock-tier"), "local");
+    assert_eq!(w.cloud.chat_count(), 0);
+    let r = ask(crate::VIP_KEY).await.expect("send");
+    assert_eq!(r.status(), 200);
+    assert_eq!(header(&r, "x-airlock-tier"), "public_cloud");
+    assert_eq!(w.cloud.chat_count(), 1);
+    // Under `reject`, the capped key is refused rather than rerouted.
+    let app = spawn(&w.toml(&format!("[policy]\non_violation = \"reject\"\n{keys}"))).await;
+    let r = app
+        .http
+        .post(app.url("/v1/chat/completions"))
+        .bearer_auth(crate::GW_KEY)
+        .json(&json!({"model": "cloud/gpt-4o", "messages": [
+            {"role": "user", "content": "What is the capital of France?"}]}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 403);
+    assert_eq!(w.cloud.chat_count(), 1);
+}
