@@ -379,7 +379,8 @@ fn serve(path: &std::path::Path) -> anyhow::Result<()> {
 
 fn init_tracing() {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("AIRLOCK_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let spec = std::env::var("AIRLOCK_LOG").unwrap_or_default();
+    let filter = EnvFilter::try_new(log_filter(&spec)).unwrap_or_else(|_| EnvFilter::new("info"));
     let json = std::env::var("AIRLOCK_LOG_FORMAT").is_ok_and(|v| v == "json");
     // Colours only on a terminal: log files and collectors get plain text.
     let builder = tracing_subscriber::fmt()
@@ -391,6 +392,39 @@ fn init_tracing() {
     } else {
         builder.init();
     }
+}
+
+/// Crates whose debug and trace output can carry header or body bytes
+/// (an upstream's `Authorization`, a prompt): they stay at `info` unless
+/// `AIRLOCK_LOG` names them itself.
+const QUIET_CRATES: [&str; 7] = [
+    "hyper",
+    "hyper_util",
+    "h2",
+    "reqwest",
+    "rustls",
+    "tower_http",
+    "redis",
+];
+
+/// The filter for `AIRLOCK_LOG` (default `info`) with `QUIET_CRATES` capped.
+fn log_filter(spec: &str) -> String {
+    let spec = spec.trim();
+    let mut out = if spec.is_empty() {
+        "info".to_owned()
+    } else {
+        spec.to_owned()
+    };
+    for c in QUIET_CRATES {
+        let named = out.split(',').any(|d| {
+            let target = d.split('=').next().unwrap_or("").trim();
+            target == c || target.starts_with(&format!("{c}::"))
+        });
+        if !named {
+            out.push_str(&format!(",{c}=info"));
+        }
+    }
+    out
 }
 
 async fn shutdown_signal() {
@@ -413,4 +447,27 @@ async fn shutdown_signal() {
         _ = term => {},
     }
     tracing::info!("shutdown signal received; draining");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::log_filter;
+
+    #[test]
+    fn dependency_logs_stay_at_info_unless_named() {
+        let f = log_filter("debug");
+        assert!(f.starts_with("debug,"), "{f}");
+        assert!(
+            f.contains(",hyper=info") && f.contains(",reqwest=info") && f.contains(",h2=info"),
+            "{f}"
+        );
+        assert_eq!(log_filter("").split(',').next(), Some("info"));
+        // Named by the operator: left as asked.
+        let f = log_filter("debug,reqwest=trace");
+        assert!(
+            f.contains("reqwest=trace") && !f.contains("reqwest=info"),
+            "{f}"
+        );
+        assert!(tracing_subscriber::EnvFilter::try_new(log_filter("airlock=debug")).is_ok());
+    }
 }
