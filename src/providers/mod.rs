@@ -307,15 +307,35 @@ pub(crate) async fn get_json(
             retry_after: None,
         });
     }
-    let body = resp
-        .bytes()
-        .await
-        .map_err(|e| transport_error(&backend.name, &e))?;
+    // A model list is a few KB; a backend sending more is not trusted
+    // with memory.
+    let too_large = || DispatchError::TooLarge {
+        backend: backend.name.clone(),
+        limit: PROBE_MAX_BYTES,
+    };
+    if resp
+        .content_length()
+        .is_some_and(|n| n > PROBE_MAX_BYTES as u64)
+    {
+        return Err(too_large());
+    }
+    let mut body = BytesMut::new();
+    let mut chunks = resp.bytes_stream();
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk.map_err(|e| transport_error(&backend.name, &e))?;
+        if body.len() + chunk.len() > PROBE_MAX_BYTES {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
     serde_json::from_slice(&body).map_err(|_| DispatchError::Protocol {
         backend: backend.name.clone(),
         message: format!("{path} did not return JSON"),
     })
 }
+
+/// Largest health-probe answer read (a model list).
+const PROBE_MAX_BYTES: usize = 1024 * 1024;
 
 /// The backend's key in its protocol's header (a bearer token, Anthropic's
 /// `x-api-key`, Gemini's `x-goog-api-key`; a `token_env` token as a bearer

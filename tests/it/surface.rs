@@ -312,3 +312,47 @@ pool = "p"
     }
     assert_eq!(status, 503);
 }
+
+/// A health probe reads at most 1 MiB: a backend answering its model list
+/// with more (here 2 MiB, without a length, then with one) counts as down
+/// instead of filling memory.
+#[tokio::test]
+async fn oversized_probe_answers_mark_a_backend_down() {
+    use axum::routing::get;
+    let w = World::new().await;
+    // A valid model list, padded: only its size is wrong.
+    let huge = || {
+        format!(
+            "{{\"models\": [{{\"name\": \"llama3.1:8b\", \"model\": \"llama3.1:8b\", \"pad\": \"{}\"}}]}}",
+            "x".repeat(2 * 1024 * 1024)
+        )
+    };
+    let chunked = axum::Router::new().route(
+        "/api/tags",
+        get(move || async move {
+            let body = huge();
+            let parts: Vec<Result<String, std::io::Error>> = body
+                .as_bytes()
+                .chunks(64 * 1024)
+                .map(|c| Ok(String::from_utf8_lossy(c).into_owned()))
+                .collect();
+            axum::body::Body::from_stream(futures_util::stream::iter(parts))
+        }),
+    );
+    let addr = crate::fakes::serve(chunked).await;
+    let app = spawn(&w.toml_with(addr, "[health]\ninterval_ms = 100")).await;
+    let mut last = Value::Null;
+    for _ in 0..50 {
+        let r = app.http.get(app.url("/readyz")).send().await.expect("send");
+        last = r.json().await.expect("json");
+        let ollama = last["backends"]
+            .as_array()
+            .and_then(|a| a.iter().find(|b| b["name"] == "ollama"))
+            .map(|b| b["state"].clone());
+        if ollama == Some(json!("down")) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("ollama never marked down: {last}");
+}
