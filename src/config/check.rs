@@ -682,11 +682,12 @@ fn check_backend(
         "ollama" => Some(Protocol::Ollama),
         "anthropic" => Some(Protocol::Anthropic),
         "gemini" => Some(Protocol::Gemini),
+        "azure_openai" => Some(Protocol::AzureOpenAi),
         other => {
             c.err(
                 format!("{base}.protocol"),
                 format!(
-                    "unknown protocol {other:?} (expected \"openai\", \"ollama\", \"anthropic\" or \"gemini\")"
+                    "unknown protocol {other:?} (expected \"openai\", \"ollama\", \"anthropic\", \"gemini\" or \"azure_openai\")"
                 ),
             );
             None
@@ -755,11 +756,13 @@ fn check_backend(
             ok = false;
             (SecretSource::NotDeclared, Auth::ApiKey)
         }
-        Some(_) if protocol.is_some_and(|p| p != Protocol::Gemini) => {
+        Some(_)
+            if protocol.is_some_and(|p| !matches!(p, Protocol::Gemini | Protocol::AzureOpenAi)) =>
+        {
             c.err(
                 format!("{base}.token_env"),
                 format!(
-                    "only gemini backends take token_env (this backend's protocol is {:?}); use api_key_env",
+                    "only gemini and azure_openai backends take token_env (this backend's protocol is {:?}); use api_key_env",
                     b.protocol
                 ),
             );
@@ -800,6 +803,54 @@ fn check_backend(
         );
         ok = false;
     }
+    // Azure serves deployments, named in the URL path; its model list
+    // names base models, not deployments, so they must be listed here.
+    if protocol == Some(Protocol::AzureOpenAi) && b.models.is_empty() {
+        c.err(
+            format!("{base}.models"),
+            "an azure_openai backend must list its deployment names",
+        );
+        ok = false;
+    }
+    if protocol == Some(Protocol::AzureOpenAi) {
+        for (j, m) in b.models.iter().enumerate() {
+            if !m.trim().is_empty() && !super::valid_path_segment(m) {
+                c.err(
+                    format!("{base}.models[{j}]"),
+                    format!(
+                        "{m:?} is not an Azure deployment name (letters, digits, '-', '_' and '.')"
+                    ),
+                );
+                ok = false;
+            }
+        }
+    }
+    let api_version = match &b.api_version {
+        Some(v) if !super::valid_path_segment(v) => {
+            c.err(
+                format!("{base}.api_version"),
+                format!(
+                    "{v:?} is not an API version (e.g. \"{}\")",
+                    super::DEFAULT_AZURE_API_VERSION
+                ),
+            );
+            ok = false;
+            String::new()
+        }
+        Some(v) => {
+            if protocol.is_some_and(|p| p != Protocol::AzureOpenAi) {
+                c.warn(
+                    format!("{base}.api_version"),
+                    format!(
+                        "only the azure_openai protocol uses it (this backend's is {:?})",
+                        b.protocol
+                    ),
+                );
+            }
+            v.clone()
+        }
+        None => super::DEFAULT_AZURE_API_VERSION.to_owned(),
+    };
     let (Some(protocol), Some(tier), true) = (protocol, tier, ok) else {
         return None;
     };
@@ -902,6 +953,7 @@ fn check_backend(
         monthly_cost_usd: b.monthly_cost_usd,
         tokens_per_second: b.tokens_per_second,
         default_max_tokens,
+        api_version,
     })
 }
 

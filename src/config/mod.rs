@@ -197,6 +197,9 @@ pub enum Protocol {
     Anthropic,
     /// Google's Gemini API `generateContent` (also Vertex AI's).
     Gemini,
+    /// Azure OpenAI: the OpenAI wire format under
+    /// `/openai/deployments/{deployment}/...?api-version=`.
+    AzureOpenAi,
 }
 
 impl Protocol {
@@ -206,6 +209,7 @@ impl Protocol {
             Protocol::Ollama => "ollama",
             Protocol::Anthropic => "anthropic",
             Protocol::Gemini => "gemini",
+            Protocol::AzureOpenAi => "azure_openai",
         }
     }
 }
@@ -230,10 +234,10 @@ pub enum KeyState {
 pub enum Auth {
     /// `api_key_env` / `api_key_file`: the protocol's key header (a bearer
     /// token for `openai` and `ollama`, `x-api-key` for `anthropic`,
-    /// `x-goog-api-key` for `gemini`).
+    /// `x-goog-api-key` for `gemini`, `api-key` for `azure_openai`).
     ApiKey,
-    /// `token_env` (`gemini` only): `Authorization: Bearer`, e.g. a Vertex AI
-    /// access token.
+    /// `token_env` (`gemini` and `azure_openai`): `Authorization: Bearer`,
+    /// e.g. a Vertex AI or Microsoft Entra ID access token.
     Bearer,
 }
 
@@ -260,6 +264,24 @@ pub struct Backend {
     /// which requires it): `default_max_tokens`, else
     /// [`DEFAULT_MAX_TOKENS`].
     pub default_max_tokens: u64,
+    /// The `api-version` query every call carries (`azure_openai` protocol):
+    /// `api_version`, else [`DEFAULT_AZURE_API_VERSION`].
+    pub api_version: String,
+}
+
+/// The Azure OpenAI `api-version` used when a backend names none: the
+/// latest GA (non-preview) version of the data-plane inference API when
+/// this was written.
+pub const DEFAULT_AZURE_API_VERSION: &str = "2024-10-21";
+
+/// Whether `s` may go into a URL path segment or query value as it is
+/// (an Azure deployment name, an API version): non-empty ASCII letters,
+/// digits, '-', '_' and '.', and not starting with '.'.
+pub(crate) fn valid_path_segment(s: &str) -> bool {
+    !s.is_empty()
+        && !s.starts_with('.')
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
 /// The `max_tokens` an `anthropic` backend gets when neither the request nor

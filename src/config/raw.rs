@@ -219,7 +219,8 @@ pub struct RawBackend {
     pub api_key_env: Option<String>,
     pub api_key_file: Option<String>,
     /// An access token sent as `Authorization: Bearer` (`gemini` protocol
-    /// only, for Vertex AI), instead of an API key.
+    /// for Vertex AI, `azure_openai` for Microsoft Entra ID), instead of an
+    /// API key.
     pub token_env: Option<String>,
     /// Capabilities of every model of the backend (defaults by tier);
     /// the same keys as `RawCaps` (serde cannot flatten with
@@ -240,6 +241,8 @@ pub struct RawBackend {
     pub tokens_per_second: Option<f64>,
     /// `max_tokens` for requests that name none (`anthropic` protocol only).
     pub default_max_tokens: Option<u64>,
+    /// The `api-version` query of every call (`azure_openai` protocol only).
+    pub api_version: Option<String>,
 }
 
 /// USD per million tokens.

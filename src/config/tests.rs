@@ -434,11 +434,11 @@ fn anthropic_protocol_and_its_max_tokens_default() {
 }
 
 #[test]
-fn unknown_protocol_names_the_four() {
+fn unknown_protocol_names_the_five() {
     let errs = errors(&BASE.replace("protocol = \"ollama\"", "protocol = \"claude\""));
     assert!(
         errs.iter().any(|e| e.starts_with("backends[0].protocol: ")
-            && e.contains("\"openai\", \"ollama\", \"anthropic\" or \"gemini\"")),
+            && e.contains("\"openai\", \"ollama\", \"anthropic\", \"gemini\" or \"azure_openai\"")),
         "{errs:#?}"
     );
 }
@@ -512,7 +512,7 @@ fn gemini_config_errors_name_their_keys() {
             "token_env = \"OPENAI_API_KEY\"",
         ),
         "backends[1].token_env",
-        "only gemini backends",
+        "only gemini and azure_openai backends",
     );
     let vertex = GEMINI.replace("https://generativelanguage.googleapis.com/", VERTEX_URL);
     assert_error(
@@ -557,5 +557,71 @@ fn gateway_keys_are_kept_as_digests() {
         ),
         "keys[0].key_sha256",
         "only one of",
+    );
+}
+
+const AZURE: &str = r#"
+[[backends]]
+name = "azure"
+protocol = "azure_openai"
+base_url = "https://acme.openai.azure.com/"
+tier = "private_cloud"
+models = ["gpt-4o-prod"]
+"#;
+
+#[test]
+fn azure_openai_protocol_with_a_key_or_a_token_and_an_api_version() {
+    let toml = format!("{BASE}{AZURE}api_key_env = \"OPENAI_API_KEY\"\n");
+    let loaded = from_toml_str(&toml, &with_key).expect("valid");
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    let b = &loaded.config.backends[2];
+    assert_eq!(b.protocol, Protocol::AzureOpenAi);
+    assert_eq!(b.protocol.as_str(), "azure_openai");
+    assert_eq!(b.base_url, "https://acme.openai.azure.com");
+    assert_eq!(b.auth, Auth::ApiKey);
+    assert_eq!(b.api_version, DEFAULT_AZURE_API_VERSION);
+
+    let toml = format!(
+        "{BASE}{AZURE}token_env = \"OPENAI_API_KEY\"\napi_version = \"2025-04-01-preview\"\n"
+    );
+    let loaded = from_toml_str(&toml, &with_key).expect("valid");
+    let b = &loaded.config.backends[2];
+    assert_eq!(b.auth, Auth::Bearer);
+    assert_eq!(b.api_version, "2025-04-01-preview");
+
+    // api_version on another protocol is ignored, with a warning.
+    let toml = BASE.replace(
+        "api_key_env = \"OPENAI_API_KEY\"",
+        "api_key_env = \"OPENAI_API_KEY\"\napi_version = \"2024-10-21\"",
+    );
+    let loaded = from_toml_str(&toml, &with_key).expect("valid");
+    assert!(
+        loaded
+            .warnings
+            .iter()
+            .any(|w| w.key == "backends[1].api_version"),
+        "{:?}",
+        loaded.warnings
+    );
+}
+
+#[test]
+fn azure_config_errors_name_their_keys() {
+    for bad in ["", "2024-10-21&x=1", "a/b"] {
+        assert_error(
+            &format!("{BASE}{AZURE}api_version = {bad:?}\n"),
+            "backends[2].api_version",
+            "is not an API version",
+        );
+    }
+    assert_error(
+        &format!("{BASE}{}", AZURE.replace("models = [\"gpt-4o-prod\"]", "")),
+        "backends[2].models",
+        "must list its deployment names",
+    );
+    assert_error(
+        &format!("{BASE}{}", AZURE.replace("gpt-4o-prod", "gpt 4o/prod")),
+        "backends[2].models[0]",
+        "is not an Azure deployment name",
     );
 }

@@ -1,11 +1,12 @@
 //! Talking to backends: one module per wire protocol (`openai`, `ollama`,
-//! `anthropic`, `gemini`), sharing the transport here: timeouts (connect, first byte,
+//! `anthropic`, `gemini`, `azure`), sharing the transport here: timeouts (connect, first byte,
 //! idle, total), bounded bodies, header hygiene, and the stream pump that
 //! commits only once the first meaningful frame has arrived. Errors say who failed and whether
 //! another backend may be tried. This layer never decides *where* a request
 //! goes; it only sends to the target it is handed.
 
 pub mod anthropic;
+pub mod azure;
 pub mod gemini;
 pub mod ndjson;
 pub mod ollama;
@@ -191,11 +192,15 @@ pub async fn send(
         (Protocol::Ollama, Job::Chat(req)) => ollama::chat(http, call, req).await,
         (Protocol::Anthropic, Job::Chat(req)) => anthropic::chat(http, call, req).await,
         (Protocol::Gemini, Job::Chat(req)) => gemini::chat(http, call, req).await,
+        (Protocol::AzureOpenAi, Job::Chat(req)) => azure::chat(http, call, req).await,
         (Protocol::OpenAi, Job::Embeddings(req)) => {
             openai::embeddings(http, call, req).await.map(Reply::Json)
         }
         (Protocol::Ollama, Job::Embeddings(req)) => {
             ollama::embeddings(http, call, req).await.map(Reply::Json)
+        }
+        (Protocol::AzureOpenAi, Job::Embeddings(req)) => {
+            azure::embeddings(http, call, req).await.map(Reply::Json)
         }
         // Anthropic has no embeddings endpoint; the caller may try another backend.
         (Protocol::Anthropic, Job::Embeddings(_)) => Err(DispatchError::Convert(
@@ -219,6 +224,7 @@ pub async fn probe(
         Protocol::Ollama => ollama::probe(http, backend, timeout).await,
         Protocol::Anthropic => anthropic::probe(http, backend, timeout).await,
         Protocol::Gemini => gemini::probe(http, backend, timeout).await,
+        Protocol::AzureOpenAi => azure::probe(http, backend, timeout).await,
     }
 }
 
@@ -338,14 +344,14 @@ pub(crate) async fn get_json(
 const PROBE_MAX_BYTES: usize = 1024 * 1024;
 
 /// The backend's key in its protocol's header (a bearer token, Anthropic's
-/// `x-api-key`, Gemini's `x-goog-api-key`; a `token_env` token as a bearer
+/// `x-api-key`, Gemini's `x-goog-api-key`, Azure's `api-key`; a `token_env` token as a bearer
 /// token whatever the protocol), marked sensitive so it is never shown in
 /// debug output, and the API version header Anthropic requires on every call.
 /// Keys never go in a URL, which may be logged.
 pub(crate) fn with_auth(rb: reqwest::RequestBuilder, backend: &Backend) -> reqwest::RequestBuilder {
     let rb = match backend.protocol {
         Protocol::Anthropic => rb.header("anthropic-version", anthropic::API_VERSION),
-        Protocol::OpenAi | Protocol::Ollama | Protocol::Gemini => rb,
+        Protocol::OpenAi | Protocol::Ollama | Protocol::Gemini | Protocol::AzureOpenAi => rb,
     };
     let key = match &backend.key {
         KeyState::Present(k) => k.expose_secret(),
@@ -357,6 +363,7 @@ pub(crate) fn with_auth(rb: reqwest::RequestBuilder, backend: &Backend) -> reqwe
         }
         (Protocol::Anthropic, Auth::ApiKey) => sensitive_header(rb, "x-api-key", key),
         (Protocol::Gemini, Auth::ApiKey) => sensitive_header(rb, "x-goog-api-key", key),
+        (Protocol::AzureOpenAi, Auth::ApiKey) => sensitive_header(rb, "api-key", key),
     }
 }
 
@@ -419,6 +426,13 @@ async fn check_status(
             status,
             retry_after: None,
         });
+    }
+    // Azure's content filter refuses the prompt with a 400: a refusal,
+    // answered as such and not tried elsewhere.
+    if call.backend.protocol == Protocol::AzureOpenAi
+        && let Some(refusal) = azure::content_filter(&body)
+    {
+        return Err(DispatchError::Convert(refusal));
     }
     let (message, param) = error_message(&body).unwrap_or_else(|| {
         (

@@ -3,9 +3,11 @@
 //! fixed ports.
 
 mod anthropic;
+mod azure;
 mod cli;
 mod default_policy;
 mod fake_anthropic;
+mod fake_azure;
 mod fake_gemini;
 mod fakes;
 mod gemini;
