@@ -1,6 +1,7 @@
 //! Small readers of OpenAI request JSON shared by the pure conversion modules
-//! (`ollama`, `anthropic`): typed access that fails with the parameter path,
-//! base64 `data:` URLs, and the bound on upstream error text.
+//! (`ollama`, `anthropic`, `gemini`): typed access that fails with the
+//! parameter path, assistant tool calls, base64 `data:` URLs, and the bound on
+//! upstream error text.
 //!
 //! Pure: no I/O. Errors carry parameter paths and fixed descriptions, never
 //! request or completion text.
@@ -25,6 +26,68 @@ pub(crate) fn string<'a>(value: &'a Value, path: &str) -> Result<&'a str, Conver
     value
         .as_str()
         .ok_or_else(|| ConvertError::invalid(path, "must be a string"))
+}
+
+/// One `function` call of an assistant message's `tool_calls`, checked.
+pub(crate) struct ToolCall<'a> {
+    /// The call object itself, for provider-specific extras.
+    pub call: &'a Map<String, Value>,
+    pub id: &'a str,
+    pub name: &'a str,
+    /// The arguments, a JSON object (`{}` when absent or blank).
+    pub arguments: Value,
+}
+
+/// Reads `{path}.tool_calls`: an array of `function` calls, each with an
+/// `id`, a `function.name` and `function.arguments` holding a JSON object
+/// as a string.
+pub(crate) fn tool_calls<'a>(
+    value: &'a Value,
+    path: &str,
+) -> Result<Vec<ToolCall<'a>>, ConvertError> {
+    let path = format!("{path}.tool_calls");
+    let calls = value
+        .as_array()
+        .ok_or_else(|| ConvertError::invalid(path.as_str(), "must be an array"))?;
+    let mut out = Vec::with_capacity(calls.len());
+    for (j, call) in calls.iter().enumerate() {
+        let call_path = format!("{path}[{j}]");
+        let call = object(call, &call_path)?;
+        if call
+            .get("type")
+            .is_some_and(|t| !t.is_null() && t.as_str() != Some("function"))
+        {
+            return Err(ConvertError::unsupported(
+                format!("{call_path}.type"),
+                "only `function` tool calls are supported",
+            ));
+        }
+        let id_path = format!("{call_path}.id");
+        let id = string(call.get("id").unwrap_or(&Value::Null), &id_path)?;
+        let func_path = format!("{call_path}.function");
+        let func = object(call.get("function").unwrap_or(&Value::Null), &func_path)?;
+        let name_path = format!("{func_path}.name");
+        let name = string(func.get("name").unwrap_or(&Value::Null), &name_path)?;
+        let args_path = format!("{func_path}.arguments");
+        let not_object =
+            || ConvertError::invalid(args_path.as_str(), "must be a JSON object string");
+        let arguments = match func.get("arguments") {
+            None | Some(Value::Null) => Value::Object(Map::new()),
+            Some(Value::String(s)) if s.trim().is_empty() => Value::Object(Map::new()),
+            Some(Value::String(s)) => serde_json::from_str::<Value>(s)
+                .ok()
+                .filter(Value::is_object)
+                .ok_or_else(not_object)?,
+            Some(_) => return Err(not_object()),
+        };
+        out.push(ToolCall {
+            call,
+            id,
+            name,
+            arguments,
+        });
+    }
+    Ok(out)
 }
 
 pub(crate) fn boolean(value: &Value, path: &str) -> Result<bool, ConvertError> {

@@ -56,7 +56,7 @@ use serde_json::{Map, Value, json};
 
 use super::ConvertError;
 use crate::providers::fields::{
-    base64_data_url, boolean, has_scheme, object, positive, string, uint,
+    base64_data_url, boolean, has_scheme, object, positive, string, tool_calls, uint,
 };
 
 #[path = "convert_response.rs"]
@@ -426,49 +426,10 @@ fn image_block(url: &str, path: &str) -> Result<Value, ConvertError> {
 }
 
 fn assistant_tool_calls(value: &Value, path: &str) -> Result<Vec<Value>, ConvertError> {
-    let path = format!("{path}.tool_calls");
-    let calls = value
-        .as_array()
-        .ok_or_else(|| ConvertError::invalid(path.as_str(), "must be an array"))?;
-    let mut out = Vec::with_capacity(calls.len());
-    for (j, call) in calls.iter().enumerate() {
-        let call_path = format!("{path}[{j}]");
-        let call = object(call, &call_path)?;
-        if call
-            .get("type")
-            .is_some_and(|t| !t.is_null() && t.as_str() != Some("function"))
-        {
-            return Err(ConvertError::unsupported(
-                format!("{call_path}.type"),
-                "only `function` tool calls are supported",
-            ));
-        }
-        let id_path = format!("{call_path}.id");
-        let id = string(call.get("id").unwrap_or(&Value::Null), &id_path)?;
-        let func_path = format!("{call_path}.function");
-        let func = object(call.get("function").unwrap_or(&Value::Null), &func_path)?;
-        let name_path = format!("{func_path}.name");
-        let name = string(func.get("name").unwrap_or(&Value::Null), &name_path)?;
-        let args_path = format!("{func_path}.arguments");
-        let input = match func.get("arguments") {
-            None | Some(Value::Null) => Value::Object(Map::new()),
-            Some(Value::String(s)) if s.trim().is_empty() => Value::Object(Map::new()),
-            Some(Value::String(s)) => serde_json::from_str::<Value>(s)
-                .ok()
-                .filter(Value::is_object)
-                .ok_or_else(|| {
-                    ConvertError::invalid(args_path.as_str(), "must be a JSON object string")
-                })?,
-            Some(_) => {
-                return Err(ConvertError::invalid(
-                    args_path,
-                    "must be a JSON object string",
-                ));
-            }
-        };
-        out.push(json!({"type": "tool_use", "id": id, "name": name, "input": input}));
-    }
-    Ok(out)
+    Ok(tool_calls(value, path)?
+        .into_iter()
+        .map(|c| json!({"type": "tool_use", "id": c.id, "name": c.name, "input": c.arguments}))
+        .collect())
 }
 
 fn chat_tools(value: &Value) -> Result<Vec<Value>, ConvertError> {

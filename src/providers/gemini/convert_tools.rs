@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use serde_json::{Map, Value, json};
 
 use super::ConvertError;
-use crate::providers::fields::{object, string};
+use crate::providers::fields::{object, string, tool_calls};
 
 /// The `thoughtSignature` Google documents for function calls it did not
 /// produce (histories from other models or clients that drop signatures).
@@ -21,46 +21,9 @@ pub(super) fn function_calls<'a>(
     path: &str,
     names: &mut HashMap<&'a str, &'a str>,
 ) -> Result<Vec<Value>, ConvertError> {
-    let path = format!("{path}.tool_calls");
-    let calls = value
-        .as_array()
-        .ok_or_else(|| ConvertError::invalid(path.as_str(), "must be an array"))?;
-    let mut out = Vec::with_capacity(calls.len());
-    for (j, call) in calls.iter().enumerate() {
-        let call_path = format!("{path}[{j}]");
-        let call = object(call, &call_path)?;
-        if call
-            .get("type")
-            .is_some_and(|t| !t.is_null() && t.as_str() != Some("function"))
-        {
-            return Err(ConvertError::unsupported(
-                format!("{call_path}.type"),
-                "only `function` tool calls are supported",
-            ));
-        }
-        let id_path = format!("{call_path}.id");
-        let id = string(call.get("id").unwrap_or(&Value::Null), &id_path)?;
-        let func_path = format!("{call_path}.function");
-        let func = object(call.get("function").unwrap_or(&Value::Null), &func_path)?;
-        let name_path = format!("{func_path}.name");
-        let name = string(func.get("name").unwrap_or(&Value::Null), &name_path)?;
-        let args_path = format!("{func_path}.arguments");
-        let args = match func.get("arguments") {
-            None | Some(Value::Null) => Value::Object(Map::new()),
-            Some(Value::String(s)) if s.trim().is_empty() => Value::Object(Map::new()),
-            Some(Value::String(s)) => serde_json::from_str::<Value>(s)
-                .ok()
-                .filter(Value::is_object)
-                .ok_or_else(|| {
-                    ConvertError::invalid(args_path.as_str(), "must be a JSON object string")
-                })?,
-            Some(_) => {
-                return Err(ConvertError::invalid(
-                    args_path,
-                    "must be a JSON object string",
-                ));
-            }
-        };
+    let mut out = Vec::new();
+    for (j, c) in tool_calls(value, path)?.into_iter().enumerate() {
+        let (call, id, name, args) = (c.call, c.id, c.name, c.arguments);
         names.insert(id, name);
         let mut part = Map::new();
         part.insert("functionCall".into(), json!({"name": name, "args": args}));
