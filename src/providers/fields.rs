@@ -28,6 +28,59 @@ pub(crate) fn string<'a>(value: &'a Value, path: &str) -> Result<&'a str, Conver
         .ok_or_else(|| ConvertError::invalid(path, "must be a string"))
 }
 
+/// One entry of `messages`, its common fields checked.
+pub(crate) struct Message<'a> {
+    /// `messages[i]`, for error paths.
+    pub path: String,
+    pub fields: &'a Map<String, Value>,
+    pub role: &'a str,
+    /// `content`, unless absent or null.
+    pub content: Option<&'a Value>,
+}
+
+/// Reads `messages[i]`: only the fields every protocol here maps (others
+/// must be null, else they are unsupported for `backends`, e.g. "Anthropic
+/// backends"), a string `role`, and `tool_calls` only on an assistant.
+pub(crate) fn message<'a>(
+    value: &'a Value,
+    i: usize,
+    backends: &str,
+) -> Result<Message<'a>, ConvertError> {
+    let path = format!("messages[{i}]");
+    let fields = object(value, &path)?;
+    for (key, value) in fields {
+        match key.as_str() {
+            "role" | "content" | "name" | "tool_calls" | "tool_call_id" | "refusal"
+            | "reasoning_content" => {}
+            _ if value.is_null() => {}
+            other => {
+                return Err(ConvertError::unsupported(
+                    format!("{path}.{other}"),
+                    format!("this message field is not supported for {backends}"),
+                ));
+            }
+        }
+    }
+    let role_path = format!("{path}.role");
+    let role = fields
+        .get("role")
+        .ok_or_else(|| ConvertError::invalid(role_path.as_str(), "is required"))?;
+    let role = string(role, &role_path)?;
+    if role != "assistant" && fields.get("tool_calls").is_some_and(|v| !v.is_null()) {
+        return Err(ConvertError::invalid(
+            format!("{path}.tool_calls"),
+            "only assistant messages carry tool calls",
+        ));
+    }
+    let content = fields.get("content").filter(|v| !v.is_null());
+    Ok(Message {
+        path,
+        fields,
+        role,
+        content,
+    })
+}
+
 /// One `function` call of an assistant message's `tool_calls`, checked.
 pub(crate) struct ToolCall<'a> {
     /// The call object itself, for provider-specific extras.

@@ -56,7 +56,7 @@ use serde_json::{Map, Value, json};
 
 use super::ConvertError;
 use crate::providers::fields::{
-    base64_data_url, boolean, has_scheme, object, positive, string, tool_calls, uint,
+    self, Message, base64_data_url, boolean, has_scheme, object, positive, string, tool_calls, uint,
 };
 
 #[path = "convert_response.rs"]
@@ -241,33 +241,13 @@ fn chat_messages(value: &Value) -> Result<(Vec<Value>, Vec<Value>), ConvertError
     let mut system = Vec::new();
     let mut turns: Vec<(Turn, Vec<Value>)> = Vec::new();
     for (i, message) in list.iter().enumerate() {
-        let path = format!("messages[{i}]");
-        let message = object(message, &path)?;
-        for (key, value) in message {
-            match key.as_str() {
-                "role" | "content" | "name" | "tool_calls" | "tool_call_id" | "refusal"
-                | "reasoning_content" => {}
-                _ if value.is_null() => {}
-                other => {
-                    return Err(ConvertError::unsupported(
-                        format!("{path}.{other}"),
-                        "this message field is not supported for Anthropic backends",
-                    ));
-                }
-            }
-        }
+        let Message {
+            path,
+            fields: message,
+            role,
+            content,
+        } = fields::message(message, i, "Anthropic backends")?;
         let role_path = format!("{path}.role");
-        let role = message
-            .get("role")
-            .ok_or_else(|| ConvertError::invalid(role_path.as_str(), "is required"))?;
-        let role = string(role, &role_path)?;
-        if role != "assistant" && message.get("tool_calls").is_some_and(|v| !v.is_null()) {
-            return Err(ConvertError::invalid(
-                format!("{path}.tool_calls"),
-                "only assistant messages carry tool calls",
-            ));
-        }
-        let content = message.get("content").filter(|v| !v.is_null());
         let content_path = format!("{path}.content");
         let required = || ConvertError::invalid(content_path.as_str(), "is required");
         let (turn, blocks) = match role {

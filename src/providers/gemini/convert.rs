@@ -77,7 +77,7 @@ use serde_json::{Map, Value, json};
 
 use super::ConvertError;
 use crate::providers::fields::{
-    base64_data_url, boolean, has_scheme, object, positive, string, uint,
+    self, Message, base64_data_url, boolean, has_scheme, object, positive, string, uint,
 };
 
 #[path = "convert_response.rs"]
@@ -260,33 +260,13 @@ fn chat_messages(value: &Value) -> Result<(Vec<Value>, Vec<Value>), ConvertError
     // later call with the same id wins).
     let mut call_names: HashMap<&str, &str> = HashMap::new();
     for (i, message) in list.iter().enumerate() {
-        let path = format!("messages[{i}]");
-        let message = object(message, &path)?;
-        for (key, value) in message {
-            match key.as_str() {
-                "role" | "content" | "name" | "tool_calls" | "tool_call_id" | "refusal"
-                | "reasoning_content" => {}
-                _ if value.is_null() => {}
-                other => {
-                    return Err(ConvertError::unsupported(
-                        format!("{path}.{other}"),
-                        "this message field is not supported for Gemini backends",
-                    ));
-                }
-            }
-        }
+        let Message {
+            path,
+            fields: message,
+            role,
+            content,
+        } = fields::message(message, i, "Gemini backends")?;
         let role_path = format!("{path}.role");
-        let role = message
-            .get("role")
-            .ok_or_else(|| ConvertError::invalid(role_path.as_str(), "is required"))?;
-        let role = string(role, &role_path)?;
-        if role != "assistant" && message.get("tool_calls").is_some_and(|v| !v.is_null()) {
-            return Err(ConvertError::invalid(
-                format!("{path}.tool_calls"),
-                "only assistant messages carry tool calls",
-            ));
-        }
-        let content = message.get("content").filter(|v| !v.is_null());
         let content_path = format!("{path}.content");
         let required = || ConvertError::invalid(content_path.as_str(), "is required");
         let (role, parts) = match role {
