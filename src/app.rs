@@ -25,6 +25,8 @@ pub struct AppState {
     pub volume: Arc<crate::volume::Volume>,
     /// Measured latency and conversation stickiness (candidate order only).
     pub affinity: crate::affinity::Affinity,
+    /// Per-backend concurrency limits and queues.
+    pub capacity: crate::capacity::Capacity,
 }
 
 impl AppState {
@@ -44,7 +46,9 @@ impl AppState {
             ),
         };
         let scanner = Scanner::with_options(&config.scan);
+        let capacity = crate::capacity::Capacity::new(&config);
         Ok(AppState {
+            capacity,
             memory,
             config: Arc::new(config),
             scanner,

@@ -19,6 +19,7 @@
 pub mod affinity;
 pub mod api;
 pub mod app;
+pub mod capacity;
 pub mod classify;
 pub mod config;
 pub mod cost;

@@ -50,6 +50,13 @@ pub enum ApiError {
     ContentFilter { message: String },
     #[error("{message}")]
     NoEligibleBackend { message: String },
+    /// Every eligible backend is loading, has its circuit open or its
+    /// queue full; `retry_after` is when the soonest may take calls.
+    #[error("{message}")]
+    Unavailable {
+        message: String,
+        retry_after: Option<std::time::Duration>,
+    },
     #[error("{message}")]
     UpstreamTimeout { message: String },
     /// A cloud budget is spent (`budgets.on_exceeded = "reject"`).
@@ -76,7 +83,9 @@ impl ApiError {
                 StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_REQUEST)
             }
             ApiError::Upstream { .. } => StatusCode::BAD_GATEWAY,
-            ApiError::NoEligibleBackend { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::NoEligibleBackend { .. } | ApiError::Unavailable { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             ApiError::BudgetExceeded { .. } | ApiError::UpstreamRateLimited { .. } => {
                 StatusCode::TOO_MANY_REQUESTS
@@ -100,6 +109,7 @@ impl ApiError {
             // The code OpenAI-compatible services use for a filtered prompt.
             ApiError::ContentFilter { .. } => "content_filter",
             ApiError::NoEligibleBackend { .. } => "no_eligible_backend",
+            ApiError::Unavailable { .. } => "backend_unavailable",
             ApiError::UpstreamTimeout { .. } => "upstream_timeout",
             ApiError::NotFound => "not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
@@ -149,6 +159,10 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut resp = (self.status(), axum::Json(self.body())).into_response();
         if let ApiError::UpstreamRateLimited {
+            retry_after: Some(d),
+            ..
+        }
+        | ApiError::Unavailable {
             retry_after: Some(d),
             ..
         } = &self
@@ -226,6 +240,10 @@ impl From<DispatchError> for ApiError {
                 ..
             } => ApiError::UpstreamRateLimited {
                 message: "every eligible backend is rate-limited; retry later".into(),
+                retry_after,
+            },
+            DispatchError::Unavailable { retry_after, .. } => ApiError::Unavailable {
+                message: format!("no eligible backend is available ({e})"),
                 retry_after,
             },
             DispatchError::Status { .. }

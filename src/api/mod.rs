@@ -13,6 +13,7 @@ pub use error::ApiError;
 use crate::app::AppState;
 use crate::classify::Floor;
 use crate::config::{BackendId, Config};
+use crate::health::Admit;
 use crate::openai::{ChatRequest, EmbeddingsRequest};
 use crate::pipeline::{self, Assessment, Caller};
 use crate::providers::{self, Call, Forward, Job, Limits, Reply};
@@ -463,8 +464,45 @@ async fn serve(
         .affinity
         .order(&decision.candidates, max_latency, conversation);
     let mut last: Option<providers::DispatchError> = None;
-    for target in &order {
+    for (i, target) in order.iter().enumerate() {
         let backend = app.config.backend(target.backend);
+        // An open circuit is skipped; a half-open one lets this call
+        // through as its trial.
+        let trial = match app.health.admit(target.backend) {
+            Admit::Yes => false,
+            Admit::Trial => true,
+            Admit::No(wait) => {
+                tracing::debug!(request_id = %ctx.request_id, backend = %backend.name, "circuit open; skipped");
+                last = Some(providers::DispatchError::Unavailable {
+                    backend: backend.name.clone(),
+                    why: "circuit_open",
+                    retry_after: Some(wait),
+                });
+                continue;
+            }
+        };
+        // A full backend is passed over while another candidate remains
+        // (every candidate is in the allowed tiers); the last one is
+        // waited for in its queue.
+        let permit = match app
+            .capacity
+            .acquire(target.backend, i + 1 == order.len())
+            .await
+        {
+            Ok(p) => p,
+            Err(busy) => {
+                if trial {
+                    app.health.call_done(target.backend);
+                }
+                tracing::info!(request_id = %ctx.request_id, backend = %backend.name, why = busy.as_str(), "backend at capacity; skipped");
+                last = Some(providers::DispatchError::Unavailable {
+                    backend: backend.name.clone(),
+                    why: busy.as_str(),
+                    retry_after: None,
+                });
+                continue;
+            }
+        };
         let call = Call {
             backend,
             model: &target.model,
@@ -495,7 +533,17 @@ async fn serve(
         };
         match outcome {
             Ok(reply) => {
-                app.health.mark(target.backend, true);
+                app.health.call_ok(target.backend);
+                // The slot stays taken until the stream is done.
+                let reply = match (reply, permit) {
+                    (Reply::Stream(s), Some(p)) => {
+                        Reply::Stream(Box::pin(futures_util::StreamExt::map(s, move |c| {
+                            let _slot = &p;
+                            c
+                        })))
+                    }
+                    (reply, _) => reply,
+                };
                 app.affinity.observe(target, sent.elapsed());
                 if let Some(c) = conversation {
                     app.affinity.stick(c, target);
@@ -553,8 +601,10 @@ async fn serve(
                 return resp;
             }
             Err(e) => {
-                if e.marks_down() {
-                    app.health.mark(target.backend, false);
+                if e.is_loading() || e.marks_down() {
+                    app.health.call_failed(target.backend, e.is_loading());
+                } else {
+                    app.health.call_done(target.backend);
                 }
                 let retry = e.is_retryable();
                 let status = match &e {
@@ -718,7 +768,12 @@ async fn readyz(State(app): State<Arc<AppState>>) -> Response {
             if b.is_configured() {
                 configured += 1;
             }
-            json!({"name": b.name, "tier": b.tier.as_str(), "state": s.as_str()})
+            let mut entry = json!({"name": b.name, "tier": b.tier.as_str(), "state": s.as_str()});
+            if let Some((in_flight, queued)) = app.capacity.load(BackendId(i)) {
+                entry["in_flight"] = json!(in_flight);
+                entry["queued"] = json!(queued);
+            }
+            entry
         })
         .collect();
     let status = if up == 0 {

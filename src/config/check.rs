@@ -105,7 +105,12 @@ pub(super) fn check(raw: RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Che
     let health = HealthSettings {
         interval: c.millis("health.interval_ms", raw.health.interval_ms),
         timeout: c.millis("health.timeout_ms", raw.health.timeout_ms),
+        failure_threshold: raw.health.failure_threshold.max(1),
+        open_for: c.millis("health.open_ms", raw.health.open_ms),
     };
+    if raw.health.failure_threshold == 0 {
+        c.err("health.failure_threshold", "must be at least 1");
+    }
     let mut policy = check_policy(&mut c, &raw);
     let detectors = check_detectors(&mut c, &raw, &mut policy);
 
@@ -851,6 +856,18 @@ fn check_backend(
         }
         None => super::DEFAULT_AZURE_API_VERSION.to_owned(),
     };
+    let health_path = match &b.health_path {
+        Some(p) if !p.starts_with('/') || p.contains(|c: char| c.is_whitespace() || c == '#') => {
+            c.err(
+                format!("{base}.health_path"),
+                format!("{p:?} is not a path (it must start with '/', as in \"/health\")"),
+            );
+            ok = false;
+            None
+        }
+        p => p.clone(),
+    };
+    let capacity = check_capacity(c, &base, b);
     let (Some(protocol), Some(tier), true) = (protocol, tier, ok) else {
         return None;
     };
@@ -954,6 +971,46 @@ fn check_backend(
         tokens_per_second: b.tokens_per_second,
         default_max_tokens,
         api_version,
+        health_path,
+        capacity,
+    })
+}
+
+/// `max_concurrency`, `max_queue` and `queue_timeout_ms` of one backend.
+fn check_capacity(
+    c: &mut Checker,
+    base: &str,
+    b: &super::raw::RawBackend,
+) -> Option<super::Capacity> {
+    let Some(max_concurrency) = b.max_concurrency else {
+        for (set, key) in [
+            (b.max_queue.is_some(), "max_queue"),
+            (b.queue_timeout_ms.is_some(), "queue_timeout_ms"),
+        ] {
+            if set {
+                c.warn(
+                    format!("{base}.{key}"),
+                    "has no effect without max_concurrency",
+                );
+            }
+        }
+        return None;
+    };
+    if max_concurrency == 0 {
+        c.err(
+            format!("{base}.max_concurrency"),
+            "must be at least 1 (leave it out for no limit)",
+        );
+        return None;
+    }
+    let queue_timeout = match b.queue_timeout_ms {
+        Some(ms) => c.millis(&format!("{base}.queue_timeout_ms"), ms),
+        None => super::DEFAULT_QUEUE_TIMEOUT,
+    };
+    Some(super::Capacity {
+        max_concurrency,
+        max_queue: b.max_queue.unwrap_or(super::DEFAULT_MAX_QUEUE),
+        queue_timeout,
     })
 }
 

@@ -96,6 +96,12 @@ pub struct Timeouts {
 pub struct HealthSettings {
     pub interval: Duration,
     pub timeout: Duration,
+    /// Consecutive failed calls (connect, timeout, 5xx) that open a
+    /// backend's circuit.
+    pub failure_threshold: u32,
+    /// How long an open circuit keeps calls away; then one trial call
+    /// (half-open) decides whether it closes or opens again.
+    pub open_for: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -267,7 +273,25 @@ pub struct Backend {
     /// The `api-version` query every call carries (`azure_openai` protocol):
     /// `api_version`, else [`DEFAULT_AZURE_API_VERSION`].
     pub api_version: String,
+    /// Probed instead of the protocol's model list when set: a 2xx answer
+    /// is up, a 503 that says it is loading is loading.
+    pub health_path: Option<String>,
+    /// Per-backend concurrency limit, if any.
+    pub capacity: Option<Capacity>,
 }
+
+/// How many calls a backend takes at once and how many may wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capacity {
+    pub max_concurrency: u32,
+    pub max_queue: u32,
+    pub queue_timeout: Duration,
+}
+
+/// Waiting calls allowed per backend when `max_queue` is not set.
+pub const DEFAULT_MAX_QUEUE: u32 = 16;
+/// How long a call may wait for a slot when `queue_timeout_ms` is not set.
+pub const DEFAULT_QUEUE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The Azure OpenAI `api-version` used when a backend names none: the
 /// latest GA (non-preview) version of the data-plane inference API when

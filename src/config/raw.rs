@@ -164,6 +164,10 @@ impl Default for RawRetries {
 pub struct RawHealth {
     pub interval_ms: u64,
     pub timeout_ms: u64,
+    /// Consecutive failed calls that open a backend's circuit.
+    pub failure_threshold: u32,
+    /// How long an open circuit keeps calls away before one trial call.
+    pub open_ms: u64,
 }
 
 impl Default for RawHealth {
@@ -171,6 +175,8 @@ impl Default for RawHealth {
         RawHealth {
             interval_ms: 15_000,
             timeout_ms: 2_000,
+            failure_threshold: 3,
+            open_ms: 10_000,
         }
     }
 }
@@ -243,6 +249,14 @@ pub struct RawBackend {
     pub default_max_tokens: Option<u64>,
     /// The `api-version` query of every call (`azure_openai` protocol only).
     pub api_version: Option<String>,
+    /// A path probed instead of the model list (e.g. llama.cpp's `/health`).
+    pub health_path: Option<String>,
+    /// Calls in flight at once (unlimited when absent).
+    pub max_concurrency: Option<u32>,
+    /// Calls waiting for a free slot when `max_concurrency` is reached.
+    pub max_queue: Option<u32>,
+    /// How long a call waits in that queue.
+    pub queue_timeout_ms: Option<u64>,
 }
 
 /// USD per million tokens.

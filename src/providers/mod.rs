@@ -87,6 +87,16 @@ pub enum DispatchError {
     /// The request uses something this backend's protocol cannot honour.
     #[error("{0}")]
     Convert(ConvertError),
+    /// Not sent, or refused before any work: the backend is loading a
+    /// model (`why` "loading"), its circuit is open ("circuit_open"), or
+    /// its queue is full or was waited on too long ("queue_full",
+    /// "queue_timeout"). Another backend may be tried.
+    #[error("backend {backend} is unavailable ({why})")]
+    Unavailable {
+        backend: String,
+        why: &'static str,
+        retry_after: Option<Duration>,
+    },
 }
 
 impl DispatchError {
@@ -96,7 +106,8 @@ impl DispatchError {
             DispatchError::Connect { .. }
             | DispatchError::Timeout { .. }
             | DispatchError::Protocol { .. }
-            | DispatchError::Status { .. } => true,
+            | DispatchError::Status { .. }
+            | DispatchError::Unavailable { .. } => true,
             DispatchError::Convert(ConvertError::Unsupported { .. }) => true,
             DispatchError::Rejected { .. }
             | DispatchError::TooLarge { .. }
@@ -116,7 +127,13 @@ impl DispatchError {
             DispatchError::TooLarge { .. } => "too_large",
             DispatchError::Convert(ConvertError::ContentFilter { .. }) => "content_filter",
             DispatchError::Convert(_) => "unsupported",
+            DispatchError::Unavailable { why, .. } => why,
         }
+    }
+
+    /// Whether the backend said it is still loading a model.
+    pub fn is_loading(&self) -> bool {
+        matches!(self, DispatchError::Unavailable { why: "loading", .. })
     }
 
     /// How long to wait before trying the same backend again after this
@@ -213,12 +230,26 @@ pub async fn send(
     }
 }
 
-/// Probes a backend; `Ok` with the models it lists when it answers.
+/// Probes a backend; `Ok` with the models it lists when it answers (`None`
+/// when it is probed on its `health_path`, which lists none).
 pub async fn probe(
     http: &reqwest::Client,
     backend: &Backend,
     timeout: Duration,
-) -> Result<Vec<String>, DispatchError> {
+) -> Result<Option<Vec<String>>, DispatchError> {
+    if let Some(path) = &backend.health_path {
+        // An absolute path, from the server's root (llama.cpp's `/health`
+        // beside `base_url = ".../v1"`).
+        let url = url::Url::parse(&backend.base_url)
+            .and_then(|u| u.join(path))
+            .map_err(|_| DispatchError::Protocol {
+                backend: backend.name.clone(),
+                message: "health_path does not make a URL".into(),
+            })?;
+        return get_bounded(http, backend, url.as_str(), timeout)
+            .await
+            .map(|_| None);
+    }
     match backend.protocol {
         Protocol::OpenAi => openai::probe(http, backend, timeout).await,
         Protocol::Ollama => ollama::probe(http, backend, timeout).await,
@@ -226,6 +257,7 @@ pub async fn probe(
         Protocol::Gemini => gemini::probe(http, backend, timeout).await,
         Protocol::AzureOpenAi => azure::probe(http, backend, timeout).await,
     }
+    .map(Some)
 }
 
 /// A POST with auth and forwarded headers, waiting for the response head
@@ -301,12 +333,29 @@ pub(crate) async fn get_json(
     timeout: Duration,
 ) -> Result<serde_json::Value, DispatchError> {
     let url = format!("{}{path}", backend.base_url);
+    let body = get_bounded(http, backend, &url, timeout).await?;
+    serde_json::from_slice(&body).map_err(|_| DispatchError::Protocol {
+        backend: backend.name.clone(),
+        message: format!("{path} did not return JSON"),
+    })
+}
+
+/// A GET of `url` with the backend's auth: the body of a 2xx answer, at
+/// most `PROBE_MAX_BYTES`; a 503 that says it is loading is
+/// `Unavailable { why: "loading" }`.
+async fn get_bounded(
+    http: &reqwest::Client,
+    backend: &Backend,
+    url: &str,
+    timeout: Duration,
+) -> Result<Bytes, DispatchError> {
     let resp = with_auth(http.get(url).timeout(timeout), backend)
         .send()
         .await
         .map_err(|e| transport_error(&backend.name, &e))?;
     let status = resp.status().as_u16();
-    if !(200..300).contains(&status) {
+    let ok = (200..300).contains(&status);
+    if !ok && status != 503 {
         return Err(DispatchError::Status {
             backend: backend.name.clone(),
             status,
@@ -334,10 +383,34 @@ pub(crate) async fn get_json(
         }
         body.extend_from_slice(&chunk);
     }
-    serde_json::from_slice(&body).map_err(|_| DispatchError::Protocol {
-        backend: backend.name.clone(),
-        message: format!("{path} did not return JSON"),
-    })
+    if !ok {
+        return Err(if says_loading(&body) {
+            loading(&backend.name)
+        } else {
+            DispatchError::Status {
+                backend: backend.name.clone(),
+                status,
+                retry_after: None,
+            }
+        });
+    }
+    Ok(body.freeze())
+}
+
+/// A 503 whose body says a model is loading (llama.cpp answers every
+/// endpoint with `{"error":{"code":503,"message":"Loading model",
+/// "type":"unavailable_error"}}` while it reads weights).
+fn says_loading(body: &[u8]) -> bool {
+    body.len() <= 64 * 1024
+        && std::str::from_utf8(body).is_ok_and(|s| s.to_ascii_lowercase().contains("loading"))
+}
+
+fn loading(backend: &str) -> DispatchError {
+    DispatchError::Unavailable {
+        backend: backend.to_owned(),
+        why: "loading",
+        retry_after: None,
+    }
 }
 
 /// Largest health-probe answer read (a model list).
@@ -410,6 +483,18 @@ async fn check_status(
         return Ok(resp);
     }
     let backend = call.backend.name.clone();
+    if status == 503 {
+        let retry_after = retry_after(resp.headers());
+        let body = read_body(resp, call, 64 * 1024).await.unwrap_or_default();
+        if says_loading(&body) {
+            return Err(loading(&backend));
+        }
+        return Err(DispatchError::Status {
+            backend,
+            status,
+            retry_after,
+        });
+    }
     if matches!(status, 401 | 402 | 403 | 408 | 429) || !(400..500).contains(&status) {
         return Err(DispatchError::Status {
             backend,

@@ -13,6 +13,7 @@ mod fakes;
 mod gemini;
 mod property;
 mod redis;
+mod resilience;
 mod routing;
 mod streaming;
 mod surface;

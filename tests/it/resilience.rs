@@ -1,0 +1,440 @@
+//! Circuit breaking, loading backends and per-backend concurrency limits,
+//! against fakes over loopback.
+
+use crate::fakes::{self, Fault};
+use crate::{World, header, spawn, user};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+/// One local OpenAI-protocol backend, `lmstudio`, alone in the default
+/// pool; probes rare so that only calls move its circuit.
+fn one_backend(w: &World, extra: &str) -> String {
+    format!(
+        r#"
+[health]
+interval_ms = 60000
+failure_threshold = 2
+open_ms = 400
+[retries]
+attempts = 1
+{extra}
+[[backends]]
+name = "lmstudio"
+protocol = "openai"
+base_url = "http://{lm}/v1"
+tier = "local"
+models = ["qwen"]
+
+[pools]
+lm = ["lmstudio/qwen"]
+
+[[rules]]
+name = "default"
+pool = "lm"
+"#,
+        lm = w.lmstudio.addr,
+    )
+}
+
+async fn error_code(r: reqwest::Response) -> (u16, Option<String>, Value) {
+    let status = r.status().as_u16();
+    let retry = r
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let body: Value = r.json().await.expect("json error body");
+    (status, retry, body)
+}
+
+#[tokio::test]
+async fn consecutive_failures_open_the_circuit_and_a_trial_closes_it() {
+    let w = World::new().await;
+    let app = spawn(&one_backend(&w, "")).await;
+    w.lmstudio.set_fault(Fault::Status(500));
+    for n in 1..=2 {
+        let r = app.chat(user("hi")).await;
+        assert_eq!(r.status(), 502, "failure {n} is relayed");
+        assert_eq!(w.lmstudio.chat_count(), n);
+    }
+    // Open: the backend is not called; the caller is told when to retry.
+    let (status, retry, body) = error_code(app.chat(user("hi")).await).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["error"]["code"], "backend_unavailable");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("circuit_open")),
+        "{body}"
+    );
+    assert_eq!(retry.as_deref(), Some("1"));
+    assert_eq!(w.lmstudio.chat_count(), 2, "an open circuit sends nothing");
+    let ready: Value = app
+        .http
+        .get(app.url("/readyz"))
+        .send()
+        .await
+        .expect("readyz")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(ready["backends"][0]["state"], "down", "{ready}");
+
+    // Half-open after open_ms: one trial goes through; it fails, so the
+    // circuit opens again at once.
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    assert_eq!(app.chat(user("hi")).await.status(), 502);
+    assert_eq!(w.lmstudio.chat_count(), 3);
+    assert_eq!(app.chat(user("hi")).await.status(), 503);
+    assert_eq!(w.lmstudio.chat_count(), 3);
+
+    // The backend recovers: the next trial succeeds and closes the circuit.
+    w.lmstudio.set_fault(Fault::None);
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    assert_eq!(app.chat(user("hi")).await.status(), 200);
+    assert_eq!(app.chat(user("hi")).await.status(), 200);
+    assert_eq!(w.lmstudio.chat_count(), 5);
+}
+
+#[tokio::test]
+async fn an_open_circuit_passes_traffic_to_the_next_backend_in_the_pool() {
+    let w = World::new().await;
+    let toml = w
+        .toml("[health]\ninterval_ms = 60000\nfailure_threshold = 1\nopen_ms = 60000\n[retries]\nattempts = 1")
+        .replace(
+            "lm = [\"lmstudio/qwen\"]",
+            "lm = [\"lmstudio/qwen\", \"ollama/llama3.1:8b\"]",
+        );
+    let app = spawn(&toml).await;
+    w.lmstudio.set_fault(Fault::Status(503));
+    let r = app.chat(user("hi")).await;
+    assert_eq!(header(&r, "x-airlock-backend"), "ollama");
+    assert_eq!(w.lmstudio.chat_count(), 1);
+    // Asked for by name, the open backend is still not called.
+    let r = app
+        .chat(json!({"model": "lmstudio/qwen", "messages": [{"role": "user", "content": "hi"}]}))
+        .await;
+    assert_eq!(r.status(), 503);
+    assert_eq!(w.lmstudio.chat_count(), 1);
+    let r = app.chat(user("hi")).await;
+    assert_eq!(header(&r, "x-airlock-backend"), "ollama");
+    assert_eq!(w.lmstudio.chat_count(), 1);
+}
+
+/// A llama.cpp-like server: while `loading`, every path answers 503
+/// `{"error":{"code":503,"message":"Loading model","type":"unavailable_error"}}`.
+#[derive(Clone, Default)]
+struct Llama {
+    loading: Arc<AtomicBool>,
+    chats: Arc<AtomicUsize>,
+    health_hits: Arc<AtomicUsize>,
+}
+
+impl Llama {
+    async fn serve(&self) -> std::net::SocketAddr {
+        async fn gate(l: &Llama) -> Option<axum::response::Response> {
+            l.loading.load(Ordering::SeqCst).then(|| {
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    axum::Json(json!({"error": {"code": 503, "message": "Loading model", "type": "unavailable_error"}})),
+                )
+                    .into_response()
+            })
+        }
+        let router = axum::Router::new()
+            .route(
+                "/health",
+                get(|State(l): State<Llama>| async move {
+                    l.health_hits.fetch_add(1, Ordering::SeqCst);
+                    match gate(&l).await {
+                        Some(r) => r,
+                        None => axum::Json(json!({"status": "ok"})).into_response(),
+                    }
+                }),
+            )
+            .route(
+                "/v1/chat/completions",
+                post(|State(l): State<Llama>| async move {
+                    l.chats.fetch_add(1, Ordering::SeqCst);
+                    match gate(&l).await {
+                        Some(r) => r,
+                        None => axum::Json(json!({
+                            "id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "llama",
+                            "choices": [{"index": 0, "message": {"role": "assistant", "content": "ready"}, "finish_reason": "stop"}],
+                            "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4}
+                        }))
+                        .into_response(),
+                    }
+                }),
+            )
+            .with_state(self.clone());
+        fakes::serve(router).await
+    }
+}
+
+async fn state_of(app: &crate::TestApp, name: &str) -> Value {
+    let ready: Value = app
+        .http
+        .get(app.url("/readyz"))
+        .send()
+        .await
+        .expect("readyz")
+        .json()
+        .await
+        .expect("json");
+    ready["backends"]
+        .as_array()
+        .and_then(|a| a.iter().find(|b| b["name"] == name))
+        .map(|b| b["state"].clone())
+        .unwrap_or(Value::Null)
+}
+
+async fn wait_for_state(app: &crate::TestApp, name: &str, want: &str) {
+    for _ in 0..100 {
+        if state_of(app, name).await == want {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    panic!("{name} never became {want}: {}", state_of(app, name).await);
+}
+
+#[tokio::test]
+async fn a_loading_model_is_told_apart_from_a_dead_backend() {
+    let w = World::new().await;
+    let llama = Llama::default();
+    llama.loading.store(true, Ordering::SeqCst);
+    let addr = llama.serve().await;
+    let dead = fakes::closed_port().await;
+    let toml = format!(
+        r#"
+[health]
+interval_ms = 100
+failure_threshold = 1
+open_ms = 60000
+[retries]
+attempts = 1
+
+[[backends]]
+name = "llama"
+protocol = "openai"
+base_url = "http://{addr}/v1"
+health_path = "/health"
+tier = "local"
+models = ["llama"]
+
+[[backends]]
+name = "dead"
+protocol = "openai"
+base_url = "http://{dead}/v1"
+tier = "local"
+models = ["llama"]
+
+[[backends]]
+name = "lmstudio"
+protocol = "openai"
+base_url = "http://{lm}/v1"
+tier = "local"
+models = ["qwen"]
+
+[pools]
+both = ["llama/llama", "lmstudio/qwen"]
+only = ["llama/llama"]
+
+[[rules]]
+name = "only"
+when = {{ task = ["translation"] }}
+pool = "only"
+
+[[rules]]
+name = "default"
+pool = "both"
+"#,
+        lm = w.lmstudio.addr,
+    );
+    let app = spawn(&toml).await;
+    wait_for_state(&app, "llama", "loading").await;
+    wait_for_state(&app, "dead", "down").await;
+    assert!(llama.health_hits.load(Ordering::SeqCst) >= 1);
+
+    // Loading sorts after the healthy backend.
+    let r = app.chat(user("hi")).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(header(&r, "x-airlock-backend"), "lmstudio");
+
+    // Where it is the only choice, the caller hears that it is loading,
+    // and the failure does not open its circuit (threshold 1).
+    let r = app
+        .chat(user("Translate 'good morning' into French."))
+        .await;
+    let (status, _, body) = error_code(r).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("loading")),
+        "{body}"
+    );
+    assert_eq!(state_of(&app, "llama").await, "loading");
+
+    // Loaded: the next probe marks it up and it serves.
+    llama.loading.store(false, Ordering::SeqCst);
+    wait_for_state(&app, "llama", "up").await;
+    let r = app
+        .chat(user("Translate 'good morning' into French."))
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(header(&r, "x-airlock-backend"), "llama");
+}
+
+/// `lmstudio` limited to one call at a time, its answers slowed down.
+fn limited(w: &World, limit: &str, pools: &str) -> String {
+    w.toml("[health]\ninterval_ms = 60000")
+        .replace(
+            "models = [\"qwen\", \"shared\"]",
+            &format!("models = [\"qwen\", \"shared\"]\n{limit}"),
+        )
+        .replace("lm = [\"lmstudio/qwen\"]", pools)
+}
+
+#[tokio::test]
+async fn a_full_local_backend_spills_cleared_traffic_to_the_next_candidate() {
+    let w = World::new().await;
+    let toml = limited(
+        &w,
+        "max_concurrency = 1",
+        "lm = [\"lmstudio/qwen\", \"ollama/llama3.1:8b\"]",
+    );
+    let app = spawn(&toml).await;
+    w.lmstudio
+        .set_fault(Fault::Delay(Duration::from_millis(400)));
+    let (a, b) = tokio::join!(app.chat(user("hi")), async {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        app.chat(user("hello")).await
+    });
+    assert_eq!((a.status().as_u16(), b.status().as_u16()), (200, 200));
+    assert_eq!(header(&a, "x-airlock-backend"), "lmstudio");
+    assert_eq!(header(&b, "x-airlock-backend"), "ollama");
+    assert_eq!(w.lmstudio.chat_count(), 1);
+}
+
+#[tokio::test]
+async fn restricted_traffic_waits_for_a_full_local_backend_and_never_spills_to_the_cloud() {
+    let w = World::new().await;
+    // The sensitive rule's pool names the cloud too; the tier filter keeps
+    // only lmstudio, which takes one call and queues one.
+    let toml = limited(
+        &w,
+        "max_concurrency = 1\nmax_queue = 1\nqueue_timeout_ms = 5000",
+        "lm = [\"lmstudio/qwen\"]",
+    )
+    .replace(
+        "local = [\"ollama/llama3.1:8b\"]",
+        "local = [\"lmstudio/qwen\", \"cloud/gpt-4o\"]",
+    );
+    let app = spawn(&toml).await;
+    w.lmstudio
+        .set_fault(Fault::Delay(Duration::from_millis(400)));
+    let secret = || user("mail jane@example.com the figures");
+    let later = |ms| {
+        let app = &app;
+        async move {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            app.chat(secret()).await
+        }
+    };
+    let (first, queued, turned_away) = tokio::join!(later(0), later(100), later(200));
+    assert_eq!(first.status(), 200);
+    assert_eq!(header(&first, "x-airlock-backend"), "lmstudio");
+    // The second waited in the queue and was served after the first.
+    assert_eq!(queued.status(), 200);
+    assert_eq!(header(&queued, "x-airlock-backend"), "lmstudio");
+    // The third found the queue full: 503, not the cloud.
+    let (status, _, body) = error_code(turned_away).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("queue_full")),
+        "{body}"
+    );
+    assert_eq!(w.lmstudio.chat_count(), 2);
+    assert_eq!(
+        w.cloud.chat_count(),
+        0,
+        "restricted traffic reached the cloud"
+    );
+}
+
+#[tokio::test]
+async fn a_queued_call_gives_up_after_the_queue_timeout() {
+    let w = World::new().await;
+    let toml = limited(
+        &w,
+        "max_concurrency = 1\nqueue_timeout_ms = 150",
+        "lm = [\"lmstudio/qwen\"]",
+    );
+    let app = spawn(&toml).await;
+    w.lmstudio
+        .set_fault(Fault::Delay(Duration::from_millis(600)));
+    let (first, second) = tokio::join!(app.chat(user("hi")), async {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        app.chat(user("hello")).await
+    });
+    assert_eq!(first.status(), 200);
+    let (status, _, body) = error_code(second).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("queue_timeout")),
+        "{body}"
+    );
+    assert_eq!(w.lmstudio.chat_count(), 1);
+    // /readyz shows the slots of a limited backend, free again.
+    let ready: Value = app
+        .http
+        .get(app.url("/readyz"))
+        .send()
+        .await
+        .expect("readyz")
+        .json()
+        .await
+        .expect("json");
+    let lm = ready["backends"]
+        .as_array()
+        .and_then(|a| a.iter().find(|b| b["name"] == "lmstudio"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!((lm["in_flight"].clone(), lm["queued"].clone()), (json!(0), json!(0)), "{ready}");
+}
+
+#[tokio::test]
+async fn a_stream_holds_its_slot_until_it_ends() {
+    let w = World::new().await;
+    let toml = limited(
+        &w,
+        "max_concurrency = 1\nmax_queue = 0",
+        "lm = [\"lmstudio/qwen\"]",
+    );
+    let app = spawn(&toml).await;
+    w.lmstudio.set_fault(Fault::Echo);
+    let stream = app
+        .chat(json!({"model": "auto", "stream": true, "messages": [{"role": "user", "content": "a long enough answer to stream"}]}))
+        .await;
+    assert_eq!(stream.status(), 200);
+    // The head is in, the body not yet read: the slot is still taken.
+    let (status, _, body) = error_code(app.chat(user("hi")).await).await;
+    assert_eq!(status, 503, "{body}");
+    let text = stream.text().await.expect("stream body");
+    assert!(text.contains("[DONE]"), "{text}");
+    // Read to its end and dropped: the slot is free again.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(app.chat(user("hi")).await.status(), 200);
+}
