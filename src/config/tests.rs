@@ -625,3 +625,58 @@ fn azure_config_errors_name_their_keys() {
         "is not an Azure deployment name",
     );
 }
+
+#[test]
+fn capacity_health_path_and_circuit_settings_are_checked() {
+    let ollama = "models = [\"llama3.1:8b\"]\n";
+    let with = |extra: &str| BASE.replacen(ollama, &format!("{ollama}{extra}\n"), 1);
+    let c = from_toml_str(
+        &with("max_concurrency = 2\nhealth_path = \"/health\""),
+        &with_key,
+    )
+    .expect("valid")
+    .config;
+    assert_eq!(
+        c.backends[0].capacity,
+        Some(Capacity {
+            max_concurrency: 2,
+            max_queue: DEFAULT_MAX_QUEUE,
+            queue_timeout: DEFAULT_QUEUE_TIMEOUT,
+        })
+    );
+    assert_eq!(c.backends[0].health_path.as_deref(), Some("/health"));
+    assert_eq!(c.backends[1].capacity, None);
+    assert_eq!(c.health.failure_threshold, 3);
+    assert_eq!(c.health.open_for, Duration::from_secs(10));
+    assert_error(
+        &with("max_concurrency = 0"),
+        "backends[0].max_concurrency",
+        "must be at least 1",
+    );
+    assert_error(
+        &with("max_concurrency = 1\nqueue_timeout_ms = 0"),
+        "backends[0].queue_timeout_ms",
+        "greater than 0",
+    );
+    for bad in ["health", "/he alth", "http://x/health"] {
+        assert_error(
+            &with(&format!("health_path = {bad:?}")),
+            "backends[0].health_path",
+            "is not a path",
+        );
+    }
+    let loaded = from_toml_str(&with("max_queue = 4"), &with_key).expect("valid");
+    assert!(
+        loaded
+            .warnings
+            .iter()
+            .any(|w| w.to_string().starts_with("backends[0].max_queue: ")),
+        "{:?}",
+        loaded.warnings
+    );
+    assert_error(
+        &format!("[health]\nfailure_threshold = 0\n{BASE}"),
+        "health.failure_threshold",
+        "at least 1",
+    );
+}

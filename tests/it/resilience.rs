@@ -412,7 +412,11 @@ async fn a_queued_call_gives_up_after_the_queue_timeout() {
         .and_then(|a| a.iter().find(|b| b["name"] == "lmstudio"))
         .cloned()
         .unwrap_or_default();
-    assert_eq!((lm["in_flight"].clone(), lm["queued"].clone()), (json!(0), json!(0)), "{ready}");
+    assert_eq!(
+        (lm["in_flight"].clone(), lm["queued"].clone()),
+        (json!(0), json!(0)),
+        "{ready}"
+    );
 }
 
 #[tokio::test]
