@@ -7,6 +7,7 @@
 
 pub mod anthropic;
 pub mod azure;
+pub mod bedrock;
 pub mod gemini;
 pub mod ndjson;
 pub mod ollama;

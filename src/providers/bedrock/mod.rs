@@ -1,0 +1,4 @@
+//! The `bedrock` protocol (work in progress).
+
+pub mod eventstream;
+pub mod sigv4;
