@@ -20,6 +20,8 @@ fn backend(api_version: &str) -> Backend {
         tokens_per_second: None,
         default_max_tokens: 4096,
         api_version: api_version.into(),
+        region: String::new(),
+        aws: None,
     }
 }
 

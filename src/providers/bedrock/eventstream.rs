@@ -301,4 +301,4 @@ pub fn encode(headers: &[(&str, HeaderValue)], payload: &[u8]) -> Vec<u8> {
 
 #[cfg(test)]
 #[path = "eventstream_tests.rs"]
-mod tests;
+pub(crate) mod tests;
