@@ -82,13 +82,15 @@ pub fn chat_response(
                 "type": "function",
                 "function": {"name": str_field(call, "name")?, "arguments": input},
             }));
-        } else if let Some(r) = block.get("reasoningContent") {
-            if let Some(t) = r.get("reasoningText").and_then(|t| t.get("text")) {
-                reasoning.push_str(
-                    t.as_str()
-                        .ok_or_else(|| ConvertError::upstream("reasoning text is not a string"))?,
-                );
-            }
+        } else if let Some(t) = block
+            .get("reasoningContent")
+            .and_then(|r| r.get("reasoningText"))
+            .and_then(|t| t.get("text"))
+        {
+            reasoning.push_str(
+                t.as_str()
+                    .ok_or_else(|| ConvertError::upstream("reasoning text is not a string"))?,
+            );
         }
         // Other blocks answer features airlock never asks for.
     }
@@ -388,12 +390,13 @@ impl ChunkStream {
                     json!([{"index": call_index, "function": {"arguments": input}}]),
                 );
             }
-        } else if let Some(r) = change.get("reasoningContent") {
-            if let Some(text) = r.get("text").and_then(Value::as_str)
-                && !text.is_empty()
-            {
-                delta.insert("reasoning_content".into(), text.into());
-            }
+        } else if let Some(text) = change
+            .get("reasoningContent")
+            .and_then(|r| r.get("text"))
+            .and_then(Value::as_str)
+            && !text.is_empty()
+        {
+            delta.insert("reasoning_content".into(), text.into());
         }
         // Other deltas (citations, signatures) are skipped.
         Ok(())
