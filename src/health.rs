@@ -3,13 +3,15 @@
 //! (missing key) are never probed and never leave that state. Probes of
 //! cloud backends use their free model-list endpoint, never a completion.
 //!
-//! **Circuit breaking.** A failed probe marks a backend down at once. Real
-//! calls count: `health.failure_threshold` failures in a row (connect
-//! errors, timeouts, 5xx) open its circuit, and for `health.open_ms` no
-//! call is sent to it ([`Health::admit`] says no). Then it is half-open:
-//! one trial call at a time is let through; success closes the circuit,
-//! failure opens it again for another `open_ms`. A probe that succeeds
-//! closes it too. A backend that answers "loading" (llama.cpp's 503
+//! **Circuit breaking.** A failed probe marks a backend down at once: it
+//! is tried after the healthy ones. Real calls count:
+//! `health.failure_threshold` failures in a row (connect errors, timeouts,
+//! 5xx) open its circuit, and for `health.open_ms` no call is sent to it
+//! ([`Health::admit`] says no). Then it is half-open: one trial call at a
+//! time is let through; success closes the circuit, failure opens it again
+//! for another `open_ms`. A probe that succeeds does not close a circuit
+//! that calls opened (a model list that answers says little of a failing
+//! completion). A backend that answers "loading" (llama.cpp's 503
 //! "Loading model" while it reads weights) is `Loading`, not down: it is
 //! alive, tried after the healthy ones, and its failures do not open the
 //! circuit.
@@ -130,7 +132,9 @@ impl Health {
         let Some(slot) = self.slots.get(id.0) else {
             return Admit::Yes;
         };
-        if slot.state.load(Ordering::Relaxed) != DOWN {
+        // A backend only a probe found down is still tried, after the
+        // others: calls, not a model list, decide to keep traffic away.
+        if slot.state.load(Ordering::Relaxed) != DOWN || !slot.by_calls.load(Ordering::Relaxed) {
             return Admit::Yes;
         }
         let now = self.now_ms();
@@ -402,9 +406,12 @@ pool = "p"
         h.call_failed(A, false);
         h.probed(A, Probe::Up);
         assert_eq!(h.state(A), BackendState::Down);
-        // One a probe opened, a probe closes.
+        // Down by a probe alone, it is still tried (after the others), and
+        // a probe brings it back.
         let h = health(1, 60_000);
         h.probed(A, Probe::Down);
+        assert_eq!(h.state(A), BackendState::Down);
+        assert_eq!(h.admit(A), Admit::Yes);
         h.probed(A, Probe::Up);
         assert_eq!(h.state(A), BackendState::Up);
     }

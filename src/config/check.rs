@@ -688,11 +688,12 @@ fn check_backend(
         "anthropic" => Some(Protocol::Anthropic),
         "gemini" => Some(Protocol::Gemini),
         "azure_openai" => Some(Protocol::AzureOpenAi),
+        "bedrock" => Some(Protocol::Bedrock),
         other => {
             c.err(
                 format!("{base}.protocol"),
                 format!(
-                    "unknown protocol {other:?} (expected \"openai\", \"ollama\", \"anthropic\", \"gemini\" or \"azure_openai\")"
+                    "unknown protocol {other:?} (expected \"openai\", \"ollama\", \"anthropic\", \"gemini\", \"azure_openai\" or \"bedrock\")"
                 ),
             );
             None
@@ -708,7 +709,49 @@ fn check_backend(
             ),
         );
     }
-    let base_url = match url::Url::parse(&b.base_url) {
+    let bedrock = protocol == Some(Protocol::Bedrock);
+    let region = match &b.region {
+        Some(r) if !valid_region(r) => {
+            c.err(
+                format!("{base}.region"),
+                format!("{r:?} is not an AWS region (e.g. \"us-east-1\")"),
+            );
+            ok = false;
+            String::new()
+        }
+        Some(r) => {
+            if protocol.is_some_and(|p| p != Protocol::Bedrock) {
+                c.warn(
+                    format!("{base}.region"),
+                    format!(
+                        "only the bedrock protocol uses it (this backend's is {:?})",
+                        b.protocol
+                    ),
+                );
+            }
+            r.clone()
+        }
+        None if bedrock => {
+            c.err(
+                format!("{base}.region"),
+                "a bedrock backend needs its AWS region (e.g. \"us-east-1\")",
+            );
+            ok = false;
+            String::new()
+        }
+        None => String::new(),
+    };
+    let raw_url = match &b.base_url {
+        Some(u) => u.clone(),
+        None if bedrock => format!("https://bedrock-runtime.{region}.amazonaws.com"),
+        None => {
+            c.err(format!("{base}.base_url"), "is required");
+            ok = false;
+            String::new()
+        }
+    };
+    let base_url = match url::Url::parse(&raw_url) {
+        _ if raw_url.is_empty() => String::new(),
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {
             if u.query().is_some() || u.fragment().is_some() {
                 c.err(
@@ -717,14 +760,14 @@ fn check_backend(
                 );
                 ok = false;
             }
-            b.base_url.trim_end_matches('/').to_owned()
+            raw_url.trim_end_matches('/').to_owned()
         }
         Ok(u) => {
             c.err(
                 format!("{base}.base_url"),
                 format!(
                     "{:?} must be an http or https URL with a host (scheme is {:?})",
-                    b.base_url,
+                    raw_url,
                     u.scheme()
                 ),
             );
@@ -734,7 +777,7 @@ fn check_backend(
         Err(e) => {
             c.err(
                 format!("{base}.base_url"),
-                format!("{:?} is not a valid URL ({e})", b.base_url),
+                format!("{raw_url:?} is not a valid URL ({e})"),
             );
             ok = false;
             String::new()
@@ -752,7 +795,41 @@ fn check_backend(
             );
         }
     }
+    let aws_keys = [
+        ("access_key_id_env", &b.access_key_id_env),
+        ("secret_access_key_env", &b.secret_access_key_env),
+        ("session_token_env", &b.session_token_env),
+    ];
+    for (key, value) in aws_keys {
+        if value.is_some() && protocol.is_some_and(|p| p != Protocol::Bedrock) {
+            c.err(
+                format!("{base}.{key}"),
+                format!(
+                    "only bedrock backends take AWS credentials (this backend's protocol is {:?})",
+                    b.protocol
+                ),
+            );
+            ok = false;
+        }
+    }
+    let sigv4 = bedrock && b.api_key_env.is_none() && b.api_key_file.is_none();
+    if bedrock
+        && !sigv4
+        && let Some((key, _)) = aws_keys.iter().find(|(_, v)| v.is_some())
+    {
+        c.err(
+            format!("{base}.{key}"),
+            "set either AWS credentials or a Bedrock API key (api_key_env / api_key_file), not both",
+        );
+        ok = false;
+    }
+    let mut aws = None;
     let (source, auth) = match &b.token_env {
+        _ if sigv4 && b.token_env.is_none() => {
+            let (source, identity) = aws_credentials(b, env);
+            aws = identity;
+            (source, Auth::SigV4)
+        }
         Some(_) if b.api_key_env.is_some() || b.api_key_file.is_some() => {
             c.err(
                 format!("{base}.token_env"),
@@ -817,6 +894,14 @@ fn check_backend(
         );
         ok = false;
     }
+    // The Bedrock runtime lists no models; the probe uses the first.
+    if bedrock && b.models.is_empty() {
+        c.err(
+            format!("{base}.models"),
+            "a bedrock backend must list its model ids (or inference profiles / ARNs)",
+        );
+        ok = false;
+    }
     if protocol == Some(Protocol::AzureOpenAi) {
         for (j, m) in b.models.iter().enumerate() {
             if !m.trim().is_empty() && !super::valid_path_segment(m) {
@@ -872,15 +957,19 @@ fn check_backend(
         return None;
     };
     let mut default_caps = super::Caps::default_for(tier);
-    if protocol == Protocol::Anthropic {
-        // The Messages API has no `response_format`: such requests are refused.
+    if matches!(protocol, Protocol::Anthropic | Protocol::Bedrock) {
+        // Neither the Messages API nor Converse has `response_format`:
+        // such requests are refused.
         default_caps.json_schema = false;
     }
     let caps = check_caps(c, &base, &b.caps(), default_caps);
-    if protocol == Protocol::Anthropic && caps.json_schema {
+    if matches!(protocol, Protocol::Anthropic | Protocol::Bedrock) && caps.json_schema {
         c.warn(
             format!("{base}.json_schema"),
-            "the anthropic protocol cannot honour response_format: such requests are refused",
+            format!(
+                "the {} protocol cannot honour response_format: such requests are refused",
+                protocol.as_str()
+            ),
         );
     }
     let default_max_tokens = match b.default_max_tokens {
@@ -973,6 +1062,8 @@ fn check_backend(
         api_version,
         health_path,
         capacity,
+        region,
+        aws,
     })
 }
 
@@ -1012,6 +1103,66 @@ fn check_capacity(
         max_queue: b.max_queue.unwrap_or(super::DEFAULT_MAX_QUEUE),
         queue_timeout,
     })
+}
+
+/// An AWS region name: lowercase letters, digits and '-' (`us-east-1`,
+/// `eu-central-2`, `us-gov-west-1`), as it goes into a host name.
+fn valid_region(r: &str) -> bool {
+    !r.is_empty()
+        && !r.starts_with('-')
+        && !r.ends_with('-')
+        && r.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// A `bedrock` backend's AWS credentials from the environment: the secret
+/// access key (or why it is missing) and the rest. The session token is
+/// read from `session_token_env`, or from `AWS_SESSION_TOKEN` when neither
+/// key variable is renamed (a renamed pair is another identity, whose
+/// token `AWS_SESSION_TOKEN` is not).
+fn aws_credentials(
+    b: &RawBackend,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> (SecretSource, Option<super::AwsIdentity>) {
+    let read = |var: &str| {
+        env(var)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    };
+    let id_var = b
+        .access_key_id_env
+        .as_deref()
+        .unwrap_or("AWS_ACCESS_KEY_ID");
+    let secret_var = b
+        .secret_access_key_env
+        .as_deref()
+        .unwrap_or("AWS_SECRET_ACCESS_KEY");
+    let token_var = match &b.session_token_env {
+        Some(v) => Some(v.as_str()),
+        None if b.access_key_id_env.is_none() && b.secret_access_key_env.is_none() => {
+            Some("AWS_SESSION_TOKEN")
+        }
+        None => None,
+    };
+    let (Some(id), Some(secret)) = (read(id_var), read(secret_var)) else {
+        let missing = if read(id_var).is_none() {
+            id_var
+        } else {
+            secret_var
+        };
+        return (
+            SecretSource::Missing(format!("environment variable {missing} is not set")),
+            None,
+        );
+    };
+    let identity = super::AwsIdentity {
+        access_key_id: id,
+        session_token: token_var.and_then(read).map(SecretString::from),
+    };
+    (
+        SecretSource::Present(SecretString::from(secret)),
+        Some(identity),
+    )
 }
 
 /// `[economics]`: named pools must exist; unnamed ones default to the first

@@ -206,6 +206,8 @@ pub enum Protocol {
     /// Azure OpenAI: the OpenAI wire format under
     /// `/openai/deployments/{deployment}/...?api-version=`.
     AzureOpenAi,
+    /// Amazon Bedrock's Converse API (`/model/{modelId}/converse`).
+    Bedrock,
 }
 
 impl Protocol {
@@ -216,6 +218,7 @@ impl Protocol {
             Protocol::Anthropic => "anthropic",
             Protocol::Gemini => "gemini",
             Protocol::AzureOpenAi => "azure_openai",
+            Protocol::Bedrock => "bedrock",
         }
     }
 }
@@ -245,6 +248,17 @@ pub enum Auth {
     /// `token_env` (`gemini` and `azure_openai`): `Authorization: Bearer`,
     /// e.g. a Vertex AI or Microsoft Entra ID access token.
     Bearer,
+    /// AWS credentials (`bedrock`): every request signed with SigV4; the
+    /// backend's `key` is the secret access key, `aws` the rest.
+    SigV4,
+}
+
+/// The non-secret half of a `bedrock` backend's AWS credentials, and the
+/// session token of temporary ones.
+#[derive(Debug)]
+pub struct AwsIdentity {
+    pub access_key_id: String,
+    pub session_token: Option<SecretString>,
 }
 
 #[derive(Debug)]
@@ -278,6 +292,11 @@ pub struct Backend {
     pub health_path: Option<String>,
     /// Per-backend concurrency limit, if any.
     pub capacity: Option<Capacity>,
+    /// The AWS region (`bedrock` protocol): the default endpoint's and the
+    /// signature's; empty for other protocols.
+    pub region: String,
+    /// With [`Auth::SigV4`]: the access key id and session token.
+    pub aws: Option<AwsIdentity>,
 }
 
 /// How many calls a backend takes at once and how many may wait.

@@ -218,7 +218,8 @@ impl Default for RawPolicy {
 pub struct RawBackend {
     pub name: String,
     pub protocol: String,
-    pub base_url: String,
+    /// Required but for `bedrock`, which defaults it from `region`.
+    pub base_url: Option<String>,
     pub tier: String,
     #[serde(default)]
     pub models: Vec<String>,
@@ -257,6 +258,14 @@ pub struct RawBackend {
     pub max_queue: Option<u32>,
     /// How long a call waits in that queue.
     pub queue_timeout_ms: Option<u64>,
+    /// The AWS region (`bedrock` protocol only).
+    pub region: Option<String>,
+    /// Where the AWS credentials are read (`bedrock` protocol only):
+    /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`
+    /// unless named.
+    pub access_key_id_env: Option<String>,
+    pub secret_access_key_env: Option<String>,
+    pub session_token_env: Option<String>,
 }
 
 /// USD per million tokens.

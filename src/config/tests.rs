@@ -434,11 +434,13 @@ fn anthropic_protocol_and_its_max_tokens_default() {
 }
 
 #[test]
-fn unknown_protocol_names_the_five() {
+fn unknown_protocol_names_the_six() {
     let errs = errors(&BASE.replace("protocol = \"ollama\"", "protocol = \"claude\""));
     assert!(
         errs.iter().any(|e| e.starts_with("backends[0].protocol: ")
-            && e.contains("\"openai\", \"ollama\", \"anthropic\", \"gemini\" or \"azure_openai\"")),
+            && e.contains(
+                "\"openai\", \"ollama\", \"anthropic\", \"gemini\", \"azure_openai\" or \"bedrock\""
+            )),
         "{errs:#?}"
     );
 }
@@ -623,6 +625,120 @@ fn azure_config_errors_name_their_keys() {
         &format!("{BASE}{}", AZURE.replace("gpt-4o-prod", "gpt 4o/prod")),
         "backends[2].models[0]",
         "is not an Azure deployment name",
+    );
+}
+
+const BEDROCK: &str = r#"
+[[backends]]
+name = "bedrock"
+protocol = "bedrock"
+tier = "private_cloud"
+models = ["anthropic.claude-3-5-sonnet-20240620-v1:0"]
+"#;
+
+fn with_aws(var: &str) -> Option<String> {
+    match var {
+        "AWS_ACCESS_KEY_ID" => Some("AKIDEXAMPLE".into()),
+        "AWS_SECRET_ACCESS_KEY" | "MY_SECRET" => Some("secret".into()),
+        "AWS_SESSION_TOKEN" => Some("token".into()),
+        other => with_key(other),
+    }
+}
+
+#[test]
+fn bedrock_protocol_with_aws_credentials_or_an_api_key() {
+    let toml = format!("{BASE}{BEDROCK}region = \"eu-west-1\"\n");
+    let loaded = from_toml_str(&toml, &with_aws).expect("valid");
+    let b = &loaded.config.backends[2];
+    assert_eq!(b.protocol.as_str(), "bedrock");
+    assert_eq!(
+        b.base_url,
+        "https://bedrock-runtime.eu-west-1.amazonaws.com"
+    );
+    assert_eq!(b.region, "eu-west-1");
+    assert_eq!(b.auth, Auth::SigV4);
+    assert!(matches!(b.key, KeyState::Present(_)));
+    let aws = b.aws.as_ref().expect("identity");
+    assert_eq!(aws.access_key_id, "AKIDEXAMPLE");
+    assert!(aws.session_token.is_some());
+    assert!(!b.caps.json_schema);
+    // Renamed keys: AWS_SESSION_TOKEN belongs to another identity.
+    let toml =
+        format!("{BASE}{BEDROCK}region = \"eu-west-1\"\nsecret_access_key_env = \"MY_SECRET\"\n");
+    let loaded = from_toml_str(&toml, &with_aws).expect("valid");
+    let b = &loaded.config.backends[2];
+    assert!(b.aws.as_ref().expect("identity").session_token.is_none());
+    // No credentials in the environment: unconfigured, with a warning.
+    let toml = format!("{BASE}{BEDROCK}region = \"eu-west-1\"\n");
+    let loaded = from_toml_str(&toml, &with_key).expect("valid");
+    assert!(matches!(
+        loaded.config.backends[2].key,
+        KeyState::Missing(_)
+    ));
+    assert!(
+        loaded
+            .warnings
+            .iter()
+            .any(|w| w.key == "backends[2]" && w.message.contains("AWS_ACCESS_KEY_ID"))
+    );
+    // A Bedrock API key: a bearer token, and base_url may be set.
+    let toml = format!(
+        "{BASE}{BEDROCK}region = \"us-east-1\"\napi_key_env = \"OPENAI_API_KEY\"\nbase_url = \"http://127.0.0.1:9/\"\n"
+    );
+    let loaded = from_toml_str(&toml, &with_aws).expect("valid");
+    let b = &loaded.config.backends[2];
+    assert_eq!(b.auth, Auth::ApiKey);
+    assert!(b.aws.is_none());
+    assert_eq!(b.base_url, "http://127.0.0.1:9");
+}
+
+#[test]
+fn bedrock_config_errors_name_their_key() {
+    assert_error(
+        &format!("{BASE}{BEDROCK}"),
+        "backends[2].region",
+        "needs its AWS region",
+    );
+    assert_error(
+        &format!("{BASE}{BEDROCK}region = \"US East\"\n"),
+        "backends[2].region",
+        "is not an AWS region",
+    );
+    assert_error(
+        &format!(
+            "{BASE}{BEDROCK}region = \"us-east-1\"\napi_key_env = \"K\"\naccess_key_id_env = \"A\"\n"
+        ),
+        "backends[2].access_key_id_env",
+        "not both",
+    );
+    assert_error(
+        &format!("{BASE}{BEDROCK}region = \"us-east-1\"\ntoken_env = \"K\"\n"),
+        "backends[2].token_env",
+        "only gemini and azure_openai",
+    );
+    assert_error(
+        &format!(
+            "{BASE}{}region = \"us-east-1\"\n",
+            BEDROCK.replace(
+                "models = [\"anthropic.claude-3-5-sonnet-20240620-v1:0\"]",
+                ""
+            )
+        ),
+        "backends[2].models",
+        "must list its model ids",
+    );
+    assert_error(
+        &BASE.replace(
+            "api_key_env = \"OPENAI_API_KEY\"",
+            "api_key_env = \"OPENAI_API_KEY\"\nsession_token_env = \"T\"",
+        ),
+        "backends[1].session_token_env",
+        "only bedrock backends",
+    );
+    assert_error(
+        &BASE.replace("base_url = \"https://api.openai.com/v1\"\n", ""),
+        "backends[1].base_url",
+        "is required",
     );
 }
 

@@ -1,5 +1,5 @@
 //! Talking to backends: one module per wire protocol (`openai`, `ollama`,
-//! `anthropic`, `gemini`, `azure`), sharing the transport here: timeouts (connect, first byte,
+//! `anthropic`, `gemini`, `azure`, `bedrock`), sharing the transport here: timeouts (connect, first byte,
 //! idle, total), bounded bodies, header hygiene, and the stream pump that
 //! commits only once the first meaningful frame has arrived. Errors say who failed and whether
 //! another backend may be tried. This layer never decides *where* a request
@@ -7,6 +7,7 @@
 
 pub mod anthropic;
 pub mod azure;
+pub mod bedrock;
 pub mod gemini;
 pub mod ndjson;
 pub mod ollama;
@@ -210,6 +211,7 @@ pub async fn send(
         (Protocol::Anthropic, Job::Chat(req)) => anthropic::chat(http, call, req).await,
         (Protocol::Gemini, Job::Chat(req)) => gemini::chat(http, call, req).await,
         (Protocol::AzureOpenAi, Job::Chat(req)) => azure::chat(http, call, req).await,
+        (Protocol::Bedrock, Job::Chat(req)) => bedrock::chat(http, call, req).await,
         (Protocol::OpenAi, Job::Embeddings(req)) => {
             openai::embeddings(http, call, req).await.map(Reply::Json)
         }
@@ -222,6 +224,10 @@ pub async fn send(
         // Anthropic has no embeddings endpoint; the caller may try another backend.
         (Protocol::Anthropic, Job::Embeddings(_)) => Err(DispatchError::Convert(
             ConvertError::unsupported("model", "Anthropic backends do not serve embeddings"),
+        )),
+        // Bedrock's embedding models speak InvokeModel, not translated (yet).
+        (Protocol::Bedrock, Job::Embeddings(_)) => Err(DispatchError::Convert(
+            ConvertError::unsupported("model", "Bedrock backends do not serve embeddings"),
         )),
         // Gemini's embedContent is not translated (yet); another backend may serve it.
         (Protocol::Gemini, Job::Embeddings(_)) => Err(DispatchError::Convert(
@@ -256,6 +262,7 @@ pub async fn probe(
         Protocol::Anthropic => anthropic::probe(http, backend, timeout).await,
         Protocol::Gemini => gemini::probe(http, backend, timeout).await,
         Protocol::AzureOpenAi => azure::probe(http, backend, timeout).await,
+        Protocol::Bedrock => bedrock::probe(http, backend, timeout).await,
     }
     .map(Some)
 }
@@ -269,14 +276,26 @@ pub(crate) async fn post(
     body: Vec<u8>,
     stream: bool,
 ) -> Result<reqwest::Response, DispatchError> {
+    let accept = if stream { "text/event-stream" } else { "" };
+    let rb = with_auth(request(http, call, url, accept), call.backend);
+    send_post(rb.body(body), call).await
+}
+
+/// A POST to `url` with the JSON content type, the forwarded headers,
+/// `accept` (unless empty) and the total timeout; no auth, no body yet.
+pub(crate) fn request(
+    http: &reqwest::Client,
+    call: &Call<'_>,
+    url: &str,
+    accept: &str,
+) -> reqwest::RequestBuilder {
     let mut rb = http
         .post(url)
         .header(http::header::CONTENT_TYPE, "application/json")
         .header("x-request-id", &call.forward.request_id)
-        .timeout(call.limits.timeouts.total)
-        .body(body);
-    if stream {
-        rb = rb.header(http::header::ACCEPT, "text/event-stream");
+        .timeout(call.limits.timeouts.total);
+    if !accept.is_empty() {
+        rb = rb.header(http::header::ACCEPT, accept);
     }
     if let Some(tp) = &call.forward.traceparent {
         rb = rb.header("traceparent", tp);
@@ -284,7 +303,15 @@ pub(crate) async fn post(
     if let Some(ts) = &call.forward.tracestate {
         rb = rb.header("tracestate", ts);
     }
-    rb = with_auth(rb, call.backend);
+    rb
+}
+
+/// Sends a request built by [`request`], waiting for the response head
+/// under the first-byte timeout. Non-2xx answers become errors.
+pub(crate) async fn send_post(
+    rb: reqwest::RequestBuilder,
+    call: &Call<'_>,
+) -> Result<reqwest::Response, DispatchError> {
     let name = &call.backend.name;
     let sent = Instant::now();
     let mut resp = match tokio::time::timeout(call.limits.timeouts.first_byte, rb.send()).await {
@@ -424,16 +451,21 @@ const PROBE_MAX_BYTES: usize = 1024 * 1024;
 pub(crate) fn with_auth(rb: reqwest::RequestBuilder, backend: &Backend) -> reqwest::RequestBuilder {
     let rb = match backend.protocol {
         Protocol::Anthropic => rb.header("anthropic-version", anthropic::API_VERSION),
-        Protocol::OpenAi | Protocol::Ollama | Protocol::Gemini | Protocol::AzureOpenAi => rb,
+        Protocol::OpenAi
+        | Protocol::Ollama
+        | Protocol::Gemini
+        | Protocol::AzureOpenAi
+        | Protocol::Bedrock => rb,
     };
     let key = match &backend.key {
         KeyState::Present(k) => k.expose_secret(),
         KeyState::NotNeeded | KeyState::Missing(_) => return rb,
     };
     match (backend.protocol, backend.auth) {
-        (Protocol::OpenAi | Protocol::Ollama, Auth::ApiKey) | (_, Auth::Bearer) => {
-            rb.bearer_auth(key)
-        }
+        // Bedrock requests are signed with the whole request in hand.
+        (_, Auth::SigV4) => rb,
+        (Protocol::OpenAi | Protocol::Ollama | Protocol::Bedrock, Auth::ApiKey)
+        | (_, Auth::Bearer) => rb.bearer_auth(key),
         (Protocol::Anthropic, Auth::ApiKey) => sensitive_header(rb, "x-api-key", key),
         (Protocol::Gemini, Auth::ApiKey) => sensitive_header(rb, "x-goog-api-key", key),
         (Protocol::AzureOpenAi, Auth::ApiKey) => sensitive_header(rb, "api-key", key),
@@ -481,6 +513,10 @@ async fn check_status(
     let status = resp.status().as_u16();
     if (200..300).contains(&status) {
         return Ok(resp);
+    }
+    // Bedrock names its errors in a header, whatever the status.
+    if call.backend.protocol == Protocol::Bedrock {
+        return Err(bedrock::error(resp, call).await);
     }
     let backend = call.backend.name.clone();
     if status == 503 {
