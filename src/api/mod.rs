@@ -4,6 +4,7 @@
 //! Handlers hold no routing logic; errors become responses only in `error`.
 
 mod error;
+mod keepalive;
 mod tap;
 
 use crate::volume::{Count, Dim};
@@ -302,7 +303,13 @@ async fn chat(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     match prepare(&app, &ctx, &headers, body, CHAT).await {
-        Ok((req, a)) => serve(&app, &ctx, &headers, &a, Job::Chat(&req)).await,
+        Ok((req, a)) => match app.config.server.sse_keepalive {
+            Some(every) if req.stream => {
+                let serving = async move { serve(&app, &ctx, &headers, &a, Job::Chat(&req)).await };
+                keepalive::hold(serving, every).await
+            }
+            _ => serve(&app, &ctx, &headers, &a, Job::Chat(&req)).await,
+        },
         Err(e) => e.into_response(),
     }
 }

@@ -377,6 +377,7 @@ fn check_server(c: &mut Checker, raw: &RawConfig) -> Server {
         max_event_bytes: size(c, "server.max_event_bytes", s.max_event_bytes),
         allow_unauthenticated: s.allow_unauthenticated,
         shutdown_grace: Duration::from_millis(s.shutdown_grace_ms),
+        sse_keepalive: (s.sse_keepalive_ms > 0).then(|| Duration::from_millis(s.sse_keepalive_ms)),
     }
 }
 

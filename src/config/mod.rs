@@ -66,6 +66,8 @@ pub struct Server {
     pub max_event_bytes: usize,
     pub allow_unauthenticated: bool,
     pub shutdown_grace: Duration,
+    /// See `RawServer::sse_keepalive_ms`; `None` when 0.
+    pub sse_keepalive: Option<Duration>,
 }
 
 /// Trying one backend again before the next (`[retries]`).

@@ -106,6 +106,9 @@ pub struct RawServer {
     pub max_event_bytes: u64,
     pub allow_unauthenticated: bool,
     pub shutdown_grace_ms: u64,
+    /// A stream still waiting for its first event after this long is
+    /// answered 200 at once and sent an SSE comment this often (0: never).
+    pub sse_keepalive_ms: u64,
 }
 
 impl Default for RawServer {
@@ -117,6 +120,7 @@ impl Default for RawServer {
             max_event_bytes: 1024 * 1024,
             allow_unauthenticated: false,
             shutdown_grace_ms: 10_000,
+            sse_keepalive_ms: 10_000,
         }
     }
 }
