@@ -442,3 +442,267 @@ async fn a_stream_holds_its_slot_until_it_ends() {
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert_eq!(app.chat(user("hi")).await.status(), 200);
 }
+
+/// Starts the gateway like `spawn`, but hands back its state, the shutdown
+/// trigger and the task running it.
+async fn start(
+    toml: &str,
+) -> (
+    String,
+    std::sync::Arc<airlock::app::AppState>,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+) {
+    let mut config = airlock::config::from_toml_str(toml, &|_| None)
+        .unwrap_or_else(|e| panic!("test config invalid: {e:#?}"))
+        .config;
+    config.server.listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    let app = airlock::App::build(config).await.expect("build");
+    let addr = app.local_addr().expect("addr");
+    let state = app.state();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let run = tokio::spawn(app.run(async move {
+        let _ = rx.await;
+    }));
+    (format!("http://{addr}"), state, tx, run)
+}
+
+fn streaming(content: &str) -> Value {
+    json!({"model": "auto", "stream": true, "messages": [{"role": "user", "content": content}]})
+}
+
+/// An OpenAI-protocol backend that streams `n` chunks, one every `gap`, and
+/// notes how many it sent and whether its stream was dropped (the caller
+/// went away).
+#[derive(Clone, Default)]
+struct Trickle {
+    sent: Arc<AtomicUsize>,
+    dropped: Arc<AtomicBool>,
+}
+
+struct DropFlag(Arc<AtomicBool>);
+
+impl Drop for DropFlag {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+impl Trickle {
+    async fn serve(&self, n: usize, gap: Duration) -> std::net::SocketAddr {
+        let me = self.clone();
+        let router = axum::Router::new().route(
+            "/v1/chat/completions",
+            post(move || {
+                let me = me.clone();
+                async move {
+                    let flag = DropFlag(me.dropped.clone());
+                    let sent = me.sent.clone();
+                    let chunks = futures_util::stream::unfold((0usize, flag), move |(i, flag)| {
+                        let sent = sent.clone();
+                        async move {
+                            if i > n {
+                                return None;
+                            }
+                            if i > 0 {
+                                tokio::time::sleep(gap).await;
+                            }
+                            let line = if i == n {
+                                "data: [DONE]\n\n".to_owned()
+                            } else {
+                                let c = json!({"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m",
+                                    "choices": [{"index": 0, "delta": {"content": "word "}, "finish_reason": null}]});
+                                format!("data: {c}\n\n")
+                            };
+                            sent.fetch_add(1, Ordering::SeqCst);
+                            Some((Ok::<_, std::convert::Infallible>(line), (i + 1, flag)))
+                        }
+                    });
+                    (
+                        [(axum::http::header::CONTENT_TYPE, "text/event-stream")],
+                        axum::body::Body::from_stream(chunks),
+                    )
+                }
+            }),
+        );
+        fakes::serve(router).await
+    }
+}
+
+fn trickle_config(addr: std::net::SocketAddr, extra: &str) -> String {
+    format!(
+        r#"
+{extra}
+[[backends]]
+name = "slow"
+protocol = "openai"
+base_url = "http://{addr}/v1"
+tier = "local"
+models = ["m"]
+[pools]
+p = ["slow/m"]
+[[rules]]
+name = "default"
+pool = "p"
+"#
+    )
+}
+
+#[tokio::test]
+async fn a_client_that_leaves_cancels_the_upstream_call_and_its_usage_so_far_counts() {
+    let t = Trickle::default();
+    let addr = t.serve(200, Duration::from_millis(20)).await;
+    let (base, state, _stop, _run) = start(&trickle_config(addr, "")).await;
+    let mut r = reqwest::Client::new()
+        .post(format!("{base}/v1/chat/completions"))
+        .json(&streaming("tell me a long story"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 200);
+    let mut got = String::new();
+    while got.matches("data: ").count() < 5 {
+        let chunk = r.chunk().await.expect("chunk").expect("more");
+        got.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    drop(r);
+    for _ in 0..100 {
+        if t.dropped.load(Ordering::SeqCst) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        t.dropped.load(Ordering::SeqCst),
+        "the upstream stream was not dropped"
+    );
+    let sent = t.sent.load(Ordering::SeqCst);
+    assert!(sent < 100, "upstream kept streaming: {sent} chunks");
+    // The words that went through are counted (no usage was reported: the
+    // text is estimated at 4 bytes a token, "word " being 2).
+    let count = state
+        .volume
+        .count(&airlock::volume::Dim::All, airlock::volume::Window::Hour);
+    assert_eq!(count.requests, 1);
+    assert!(count.output_tokens >= 5, "{count:?}");
+}
+
+#[tokio::test]
+async fn shutdown_lets_a_running_stream_finish_and_refuses_new_connections() {
+    let t = Trickle::default();
+    let addr = t.serve(10, Duration::from_millis(60)).await;
+    let (base, _state, stop, run) =
+        start(&trickle_config(addr, "[server]\nshutdown_grace_ms = 5000")).await;
+    let client = reqwest::Client::new();
+    let r = client
+        .post(format!("{base}/v1/chat/completions"))
+        .json(&streaming("count to ten"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 200);
+    let _ = stop.send(());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // No new connection is taken.
+    let fresh = reqwest::Client::new()
+        .get(format!("{base}/healthz"))
+        .timeout(Duration::from_secs(2))
+        .send()
+        .await;
+    assert!(fresh.is_err(), "a new connection was served after shutdown");
+    // The stream in flight ends normally.
+    let text = r.text().await.expect("the stream finishes");
+    assert_eq!(text.matches("word ").count(), 10, "{text}");
+    assert!(text.ends_with("data: [DONE]\n\n"));
+    let done = tokio::time::timeout(Duration::from_secs(3), run).await;
+    assert!(matches!(done, Ok(Ok(Ok(())))), "{done:?}");
+}
+
+/// SIGTERM to the binary: the grace period bounds how long a stream that
+/// will not end keeps it up; then it exits, the stream is cut (no
+/// `[DONE]`) and the upstream call is dropped.
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_exits_after_the_grace_period_even_with_a_stream_open() {
+    let t = Trickle::default();
+    let addr = t.serve(1000, Duration::from_millis(50)).await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let dir = tempfile::tempdir().expect("tmp");
+    let config = dir.path().join("airlock.toml");
+    std::fs::write(
+        &config,
+        trickle_config(
+            addr,
+            &format!("[server]\nlisten = \"127.0.0.1:{port}\"\nshutdown_grace_ms = 400"),
+        ),
+    )
+    .expect("write");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_airlock"))
+        .args(["serve", "--config"])
+        .arg(&config)
+        .env_remove("AIRLOCK_CONFIG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let url = format!("http://127.0.0.1:{port}/v1/chat/completions");
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client");
+    let mut resp = None;
+    for _ in 0..100 {
+        if let Ok(r) = client
+            .post(&url)
+            .json(&streaming("never stop"))
+            .send()
+            .await
+        {
+            resp = Some(r);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut r = resp.expect("the gateway answered");
+    assert_eq!(r.status(), 200);
+    let _ = r.chunk().await;
+    let started = std::time::Instant::now();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let mut exited = None;
+    while started.elapsed() < Duration::from_secs(5) {
+        if let Some(status) = child.try_wait().expect("wait") {
+            exited = Some(status);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let Some(status) = exited else {
+        let _ = child.kill();
+        panic!("still running 5 s after SIGTERM");
+    };
+    let took = started.elapsed();
+    assert!(status.success(), "{status:?}");
+    assert!(
+        took >= Duration::from_millis(350),
+        "exited before the grace: {took:?}"
+    );
+    // The cut stream ends without [DONE]; the upstream call is dropped.
+    let mut rest = String::new();
+    while let Ok(Some(c)) = r.chunk().await {
+        rest.push_str(&String::from_utf8_lossy(&c));
+    }
+    assert!(!rest.contains("[DONE]"));
+    for _ in 0..50 {
+        if t.dropped.load(Ordering::SeqCst) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the upstream stream was not dropped");
+}
