@@ -618,6 +618,16 @@ async fn shutdown_lets_a_running_stream_finish_and_refuses_new_connections() {
     assert!(matches!(done, Ok(Ok(Ok(())))), "{done:?}");
 }
 
+/// A child process killed and waited for however the test ends.
+struct Reaped(std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// SIGTERM to the binary: the grace period bounds how long a stream that
 /// will not end keeps it up; then it exits, the stream is cut (no
 /// `[DONE]`) and the upstream call is dropped.
@@ -639,14 +649,16 @@ async fn sigterm_exits_after_the_grace_period_even_with_a_stream_open() {
         ),
     )
     .expect("write");
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_airlock"))
-        .args(["serve", "--config"])
-        .arg(&config)
-        .env_remove("AIRLOCK_CONFIG")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn");
+    let mut child = Reaped(
+        std::process::Command::new(env!("CARGO_BIN_EXE_airlock"))
+            .args(["serve", "--config"])
+            .arg(&config)
+            .env_remove("AIRLOCK_CONFIG")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn"),
+    );
     let url = format!("http://127.0.0.1:{port}/v1/chat/completions");
     let client = reqwest::Client::builder()
         .no_proxy()
@@ -670,20 +682,19 @@ async fn sigterm_exits_after_the_grace_period_even_with_a_stream_open() {
     let _ = r.chunk().await;
     let started = std::time::Instant::now();
     let killed = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args(["-TERM", &child.0.id().to_string()])
         .status()
         .expect("kill");
     assert!(killed.success());
     let mut exited = None;
     while started.elapsed() < Duration::from_secs(5) {
-        if let Some(status) = child.try_wait().expect("wait") {
+        if let Some(status) = child.0.try_wait().expect("wait") {
             exited = Some(status);
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let Some(status) = exited else {
-        let _ = child.kill();
         panic!("still running 5 s after SIGTERM");
     };
     let took = started.elapsed();
