@@ -771,6 +771,12 @@ pub(crate) async fn open_stream<F: Framer>(
                         }
                     }
                 }
+                // reqwest's own total timeout and ours race: either way it
+                // is the total timeout, not a lost connection.
+                Ok(Some(Err(e))) if e.is_timeout() || Instant::now() >= s.deadline => {
+                    let ev = fail(&mut s, "the stream timed out".into(), "upstream_timeout");
+                    return Some((Ok(ev), s));
+                }
                 Ok(Some(Err(_))) => {
                     let ev = fail(&mut s, "the connection was lost".into(), "upstream_error");
                     return Some((Ok(ev), s));

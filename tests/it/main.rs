@@ -12,6 +12,7 @@ mod fake_azure;
 mod fake_bedrock;
 mod fake_gemini;
 mod fakes;
+mod faults;
 mod gemini;
 mod property;
 mod redis;
