@@ -71,7 +71,7 @@ async fn resetting(hits: Hits) -> SocketAddr {
                     hits.0.fetch_add(1, Ordering::SeqCst);
                 }
                 // SO_LINGER 0: close with RST, not FIN.
-                let _ = conn.set_linger(Some(Duration::ZERO));
+                let _ = conn.set_zero_linger();
                 drop(conn);
             });
         }
