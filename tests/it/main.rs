@@ -11,6 +11,7 @@ mod fake_azure;
 mod fake_gemini;
 mod fakes;
 mod gemini;
+mod messages;
 mod property;
 mod redis;
 mod routing;
