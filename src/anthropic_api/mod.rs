@@ -13,6 +13,8 @@
 //! Request mapping (Anthropic -> OpenAI), nothing that reaches the model is
 //! dropped unscanned:
 //! - `system` (a string or `text` blocks) -> a leading `system` message.
+//! - Content of one text block becomes a plain string, as OpenAI-compatible
+//!   servers all take it (some local ones refuse part arrays).
 //! - `user` content: `text` -> text parts; `image` (`base64` of JPEG, PNG,
 //!   GIF or WebP, or `url`) -> `image_url` parts (a `data:` URL for base64);
 //!   `document` with a `text` source -> a text part, with a base64 PDF
@@ -239,7 +241,7 @@ fn system_content(v: &Value) -> Result<Option<Value>, RequestError> {
                     parts.push(json!({"type": "text", "text": text}));
                 }
             }
-            Ok((!parts.is_empty()).then_some(Value::Array(parts)))
+            Ok((!parts.is_empty()).then(|| collapse(parts)))
         }
         _ => Err(err("system", "must be a string or an array of text blocks")),
     }
@@ -321,9 +323,22 @@ fn user_blocks(
     out.extend(tools);
     hoisted.extend(parts);
     if !hoisted.is_empty() {
-        out.push(json!({"role": "user", "content": hoisted}));
+        out.push(json!({"role": "user", "content": collapse(hoisted)}));
     }
     Ok(())
+}
+
+/// Parts as OpenAI content: one text part as a plain string (what every
+/// OpenAI-compatible server takes; some local ones refuse part arrays),
+/// anything else as the array.
+fn collapse(mut parts: Vec<Value>) -> Value {
+    if let [part] = parts.as_mut_slice()
+        && part["type"] == "text"
+        && let Some(Value::String(text)) = part.get_mut("text")
+    {
+        return Value::String(std::mem::take(text));
+    }
+    Value::Array(parts)
 }
 
 /// A user content block (other than `tool_result`) -> an OpenAI part;
@@ -435,10 +450,10 @@ fn tool_result_content(
             "PDF documents are not supported in tool results",
         ));
     }
-    Ok(match texts.len() {
-        0 => "".into(),
-        1 => texts[0]["text"].clone(),
-        _ => Value::Array(texts),
+    Ok(if texts.is_empty() {
+        "".into()
+    } else {
+        collapse(texts)
     })
 }
 
@@ -483,10 +498,10 @@ fn assistant_blocks(
     }
     let mut m = Map::new();
     m.insert("role".into(), "assistant".into());
-    let content = match parts.len() {
-        0 => Value::Null,
-        1 => parts[0]["text"].clone(),
-        _ => Value::Array(parts),
+    let content = if parts.is_empty() {
+        Value::Null
+    } else {
+        collapse(parts)
     };
     m.insert("content".into(), content);
     if !calls.is_empty() {

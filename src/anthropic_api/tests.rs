@@ -135,7 +135,7 @@ fn strings_and_empty_parts() {
     assert_eq!(
         internal(&r)["messages"],
         json!([{"role": "user", "content": "hi"},
-               {"role": "user", "content": [{"type": "text", "text": "again"}]}])
+               {"role": "user", "content": "again"}])
     );
     assert!(!r.stream && !r.include_usage && !r.has_tools);
 }
