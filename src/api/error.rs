@@ -143,6 +143,53 @@ impl ApiError {
         }
     }
 
+    /// The `error.type` of Anthropic's error body for this error, by
+    /// status as Anthropic's API assigns them (its SDKs pick the exception
+    /// class from the status; the type is for people and logs).
+    pub fn anthropic_type(&self) -> &'static str {
+        match self.status().as_u16() {
+            401 => "authentication_error",
+            403 => "permission_error",
+            404 | 405 => "not_found_error",
+            413 => "request_too_large",
+            429 => "rate_limit_error",
+            503 | 529 => "overloaded_error",
+            504 => "timeout_error",
+            s if s >= 500 => "api_error",
+            _ => "invalid_request_error",
+        }
+    }
+
+    /// Anthropic's error body: `{"type":"error","error":{"type","message"}}`,
+    /// the parameter path leading the message when there is one.
+    pub fn anthropic_body(&self) -> serde_json::Value {
+        let message = match self.param() {
+            Some(p) => format!("{p}: {self}"),
+            None => self.to_string(),
+        };
+        serde_json::json!({
+            "type": "error",
+            "error": {"type": self.anthropic_type(), "message": message},
+        })
+    }
+
+    /// The response in Anthropic's shape (`/v1/messages`), with the same
+    /// status and headers as [`IntoResponse`] gives.
+    pub fn into_anthropic_response(self) -> Response {
+        let body = axum::Json(self.anthropic_body());
+        let mut resp = self.into_response();
+        let headers = std::mem::take(resp.headers_mut());
+        let mut out = (resp.status(), body).into_response();
+        for (name, value) in &headers {
+            if name != axum::http::header::CONTENT_TYPE
+                && name != axum::http::header::CONTENT_LENGTH
+            {
+                out.headers_mut().insert(name.clone(), value.clone());
+            }
+        }
+        out
+    }
+
     pub fn body(&self) -> serde_json::Value {
         serde_json::json!({
             "error": {
@@ -348,6 +395,72 @@ mod tests {
             assert!(b["error"]["type"].is_string());
             assert!(b["error"].get("param").is_some());
         }
+    }
+
+    #[test]
+    fn anthropic_shape_keeps_status_and_names_the_type() {
+        for (e, status, kind) in [
+            (
+                ApiError::InvalidRequest {
+                    message: "Field required".into(),
+                    param: Some("max_tokens".into()),
+                },
+                400,
+                "invalid_request_error",
+            ),
+            (ApiError::InvalidApiKey, 401, "authentication_error"),
+            (
+                ApiError::PolicyViolation {
+                    message: "m".into(),
+                },
+                403,
+                "permission_error",
+            ),
+            (
+                ApiError::ModelNotFound { model: "x".into() },
+                404,
+                "not_found_error",
+            ),
+            (
+                ApiError::UpstreamRateLimited {
+                    message: "m".into(),
+                    retry_after: Some(std::time::Duration::from_millis(1500)),
+                },
+                429,
+                "rate_limit_error",
+            ),
+            (
+                ApiError::Upstream {
+                    message: "m".into(),
+                },
+                502,
+                "api_error",
+            ),
+            (
+                ApiError::NoEligibleBackend {
+                    message: "m".into(),
+                },
+                503,
+                "overloaded_error",
+            ),
+        ] {
+            let b = e.anthropic_body();
+            assert_eq!(b["type"], "error");
+            assert_eq!(b["error"]["type"], kind);
+            let r = e.into_anthropic_response();
+            assert_eq!(r.status().as_u16(), status);
+            if status == 429 {
+                assert_eq!(r.headers()["retry-after"], "2");
+            }
+        }
+        let e = ApiError::InvalidRequest {
+            message: "Field required".into(),
+            param: Some("max_tokens".into()),
+        };
+        assert_eq!(
+            e.anthropic_body()["error"]["message"],
+            "max_tokens: Field required"
+        );
     }
 
     #[test]

@@ -1,10 +1,12 @@
 //! The HTTP surface: routes, the request-context middleware (request id,
 //! gateway-key auth), and handlers that hand parsed requests to the pipeline
-//! and turn its outcome into JSON or SSE responses with decision headers.
+//! and turn its outcome into JSON or SSE responses with decision headers,
+//! in OpenAI's dialect or (`/v1/messages`, see `messages`) Anthropic's.
 //! Handlers hold no routing logic; errors become responses only in `error`.
 
 mod error;
 mod keepalive;
+mod messages;
 mod tap;
 
 use crate::volume::{Count, Dim};
@@ -57,6 +59,8 @@ pub fn router(state: Arc<AppState>) -> Router {
     let limit = state.config.server.max_body_bytes;
     let v1 = Router::new()
         .route("/v1/chat/completions", post(chat))
+        .route("/v1/messages", post(messages::messages))
+        .route("/v1/messages/count_tokens", post(messages::count_tokens))
         .route("/v1/embeddings", post(embeddings))
         .route("/v1/models", get(models))
         .route("/v1/airlock/explain", post(explain))
@@ -67,8 +71,12 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .merge(v1)
-        .fallback(|| async { ApiError::NotFound })
-        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .fallback(|uri: axum::http::Uri| async move {
+            Dialect::of(uri.path()).error(ApiError::NotFound)
+        })
+        .method_not_allowed_fallback(|uri: axum::http::Uri| async move {
+            Dialect::of(uri.path()).error(ApiError::MethodNotAllowed)
+        })
         .with_state(state)
 }
 
@@ -140,7 +148,7 @@ async fn context(State(app): State<Arc<AppState>>, mut req: Request, next: Next)
         }
         Err(e) => {
             tracing::info!(request_id = %id, "rejected: invalid or missing gateway key");
-            e.into_response()
+            Dialect::of(req.uri().path()).error(e)
         }
     };
     if let Ok(v) = HeaderValue::from_str(&id) {
@@ -223,9 +231,37 @@ fn set(headers: &mut HeaderMap, name: HeaderName, value: &str) {
     }
 }
 
+/// The API dialect a request came in, and its answer goes out, in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dialect {
+    /// `/v1/chat/completions`, `/v1/embeddings`: answers pass as backends
+    /// gave them (in OpenAI's format).
+    OpenAi,
+    /// `/v1/messages`: answers and errors translated to Anthropic's format.
+    Anthropic,
+}
+
+impl Dialect {
+    /// The dialect of a path, for answers given before any handler runs.
+    fn of(path: &str) -> Dialect {
+        if messages::is_anthropic_path(path) {
+            Dialect::Anthropic
+        } else {
+            Dialect::OpenAi
+        }
+    }
+
+    fn error(self, e: ApiError) -> Response {
+        match self {
+            Dialect::OpenAi => e.into_response(),
+            Dialect::Anthropic => e.into_anthropic_response(),
+        }
+    }
+}
+
 /// An error answer that still says what airlock decided about the request.
-fn error_with(e: ApiError, a: Option<&Assessment>) -> Response {
-    let mut resp = e.into_response();
+fn error_with(dialect: Dialect, e: ApiError, a: Option<&Assessment>) -> Response {
+    let mut resp = dialect.error(e);
     if let Some(a) = a {
         set(
             resp.headers_mut(),
@@ -305,10 +341,12 @@ async fn chat(
     match prepare(&app, &ctx, &headers, body, CHAT).await {
         Ok((req, a)) => match app.config.server.sse_keepalive {
             Some(every) if req.stream => {
-                let serving = async move { serve(&app, &ctx, &headers, &a, Job::Chat(&req)).await };
+                let serving = async move {
+                    serve(&app, &ctx, &headers, &a, Job::Chat(&req), Dialect::OpenAi).await
+                };
                 keepalive::hold(serving, every).await
             }
-            _ => serve(&app, &ctx, &headers, &a, Job::Chat(&req)).await,
+            _ => serve(&app, &ctx, &headers, &a, Job::Chat(&req), Dialect::OpenAi).await,
         },
         Err(e) => e.into_response(),
     }
@@ -323,7 +361,17 @@ async fn embeddings(
     match prepare(&app, &ctx, &headers, body, EMBEDDINGS).await {
         // Vectors from different models are incompatible: the candidates
         // are the one requested model (or the embeddings pool), never a reroute.
-        Ok((req, a)) => serve(&app, &ctx, &headers, &a, Job::Embeddings(&req)).await,
+        Ok((req, a)) => {
+            serve(
+                &app,
+                &ctx,
+                &headers,
+                &a,
+                Job::Embeddings(&req),
+                Dialect::OpenAi,
+            )
+            .await
+        }
         Err(e) => e.into_response(),
     }
 }
@@ -393,18 +441,19 @@ async fn serve(
     headers: &HeaderMap,
     a: &Assessment,
     job: Job<'_>,
+    dialect: Dialect,
 ) -> Response {
     // A bad header is refused before anything is counted or sent.
     let max_latency = match max_latency_ms(headers) {
         Ok(v) => v,
-        Err(e) => return e.into_response(),
+        Err(e) => return dialect.error(e),
     };
     let decision = match &a.decision {
         Ok(d) => d,
         Err(e) => {
             let err = ApiError::from(e.clone());
             log_outcome(ctx, a, None, err.status().as_u16());
-            return error_with(err, Some(a));
+            return error_with(dialect, err, Some(a));
         }
     };
     let key = key_name(app, ctx);
@@ -573,7 +622,24 @@ async fn serve(
                             None => bytes,
                         };
                         recorder.record(&tap::json_answer(&bytes));
-                        ([(header::CONTENT_TYPE, "application/json")], bytes).into_response()
+                        let bytes = match dialect {
+                            Dialect::OpenAi => Ok(bytes),
+                            Dialect::Anthropic => {
+                                messages::message_json(&bytes, ctx, &target.model, a).map_err(|m| {
+                                    ApiError::Upstream {
+                                        message: format!("backend {}: {m}", backend.name),
+                                    }
+                                })
+                            }
+                        };
+                        match bytes {
+                            Ok(bytes) => ([(header::CONTENT_TYPE, "application/json")], bytes)
+                                .into_response(),
+                            Err(e) => {
+                                tracing::warn!(request_id = %ctx.request_id, backend = %backend.name, "answer cannot be translated");
+                                dialect.error(e)
+                            }
+                        }
                     }
                     Reply::Stream(stream) => {
                         let stream = match &redacted {
@@ -589,6 +655,16 @@ async fn serve(
                             app.config.server.max_event_bytes,
                             move |answer| recorder.record(&answer),
                         );
+                        let stream = match dialect {
+                            Dialect::OpenAi => stream,
+                            Dialect::Anthropic => messages::event_stream(
+                                stream,
+                                ctx,
+                                &target.model,
+                                a,
+                                app.config.server.max_event_bytes,
+                            ),
+                        };
                         (
                             [
                                 (header::CONTENT_TYPE, "text/event-stream"),
@@ -604,7 +680,7 @@ async fn serve(
                 if let Some((_, restorer)) = &redacted {
                     set(resp.headers_mut(), H_REDACTED, &restorer.len().to_string());
                 }
-                log_outcome(ctx, a, Some((&app.config, target)), 200);
+                log_outcome(ctx, a, Some((&app.config, target)), resp.status().as_u16());
                 return resp;
             }
             Err(e) => {
@@ -633,7 +709,7 @@ async fn serve(
             message: "no eligible backend".into(),
         });
     log_outcome(ctx, a, None, err.status().as_u16());
-    error_with(err, Some(a))
+    error_with(dialect, err, Some(a))
 }
 
 /// Puts the originals back into a JSON answer.

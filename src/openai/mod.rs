@@ -17,7 +17,7 @@ pub struct RequestError {
 }
 
 impl RequestError {
-    fn new(param: impl Into<String>, message: impl Into<String>) -> Self {
+    pub(crate) fn new(param: impl Into<String>, message: impl Into<String>) -> Self {
         RequestError {
             message: message.into(),
             param: Some(param.into()),
@@ -107,7 +107,8 @@ pub const MAX_MESSAGES: usize = 4096;
 /// for an array of strings or of token arrays).
 pub const MAX_INPUTS: usize = 2048;
 
-fn as_object(bytes: &[u8]) -> Result<Body, RequestError> {
+/// Parses a JSON object body (duplicate keys refused, see [`Body`]).
+pub(crate) fn as_object(bytes: &[u8]) -> Result<Body, RequestError> {
     Body::parse(bytes).map_err(|e| match e {
         body::BodyError::NotObject => RequestError {
             message: "the request body must be a JSON object".into(),
@@ -152,7 +153,12 @@ fn opt_u64(body: &Map<String, Value>, key: &str) -> Result<Option<u64>, RequestE
 
 impl ChatRequest {
     pub fn parse(bytes: &[u8]) -> Result<ChatRequest, RequestError> {
-        let body = as_object(bytes)?;
+        ChatRequest::from_body(as_object(bytes)?)
+    }
+
+    /// Checks a body already parsed (or built by another API's translation,
+    /// such as the Anthropic Messages ingress).
+    pub fn from_body(body: Body) -> Result<ChatRequest, RequestError> {
         let model = model_of(&body)?;
         let stream = opt_bool(&body, "stream")?.unwrap_or(false);
         let include_usage = match body.get("stream_options") {

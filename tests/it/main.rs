@@ -14,6 +14,7 @@ mod fake_gemini;
 mod fakes;
 mod faults;
 mod gemini;
+mod messages;
 mod property;
 mod redis;
 mod resilience;
