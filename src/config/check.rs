@@ -954,6 +954,23 @@ fn check_backend(
         p => p.clone(),
     };
     let capacity = check_capacity(c, &base, b);
+    let headers = check_headers(c, &base, b);
+    for (j, f) in b.drop_fields.iter().enumerate() {
+        if matches!(f.as_str(), "model" | "messages" | "input" | "stream") {
+            c.err(
+                format!("{base}.drop_fields[{j}]"),
+                format!("{f:?} cannot be dropped: requests need it"),
+            );
+        }
+    }
+    if !b.drop_fields.is_empty()
+        && protocol.is_some_and(|p| !matches!(p, Protocol::OpenAi | Protocol::AzureOpenAi))
+    {
+        c.warn(
+            format!("{base}.drop_fields"),
+            "only the openai and azure_openai protocols forward request fields; the others translate them",
+        );
+    }
     let (Some(protocol), Some(tier), true) = (protocol, tier, ok) else {
         return None;
     };
@@ -1063,9 +1080,61 @@ fn check_backend(
         api_version,
         health_path,
         capacity,
+        headers,
+        drop_fields: b.drop_fields.clone(),
         region,
         aws,
     })
+}
+
+/// Headers airlock sets itself, or that carry credentials: never from config.
+const RESERVED_HEADERS: &[&str] = &[
+    "authorization",
+    "api-key",
+    "x-api-key",
+    "x-goog-api-key",
+    "anthropic-version",
+    "host",
+    "content-length",
+    "content-type",
+    "transfer-encoding",
+    "connection",
+    "accept",
+    "x-request-id",
+    "traceparent",
+    "tracestate",
+    "x-amz-date",
+    "x-amz-security-token",
+    "x-amz-content-sha256",
+];
+
+/// `headers` of one backend: valid names and values, none reserved.
+fn check_headers(
+    c: &mut Checker,
+    base: &str,
+    b: &super::raw::RawBackend,
+) -> Vec<(http::HeaderName, http::HeaderValue)> {
+    let mut out = Vec::new();
+    for (name, value) in &b.headers {
+        let key = format!("{base}.headers.{name:?}");
+        let Ok(n) = http::HeaderName::from_bytes(name.as_bytes()) else {
+            c.err(&key, "is not a valid header name");
+            continue;
+        };
+        if RESERVED_HEADERS.contains(&n.as_str()) {
+            c.err(
+                &key,
+                "is set by airlock (credentials come from api_key_env or token_env)",
+            );
+            continue;
+        }
+        let Ok(v) = http::HeaderValue::from_str(value) else {
+            c.err(&key, "is not a valid header value (visible ASCII)");
+            continue;
+        };
+        out.push((n, v));
+    }
+    out
 }
 
 /// `max_concurrency`, `max_queue` and `queue_timeout_ms` of one backend.

@@ -294,6 +294,10 @@ pub struct Backend {
     pub health_path: Option<String>,
     /// Per-backend concurrency limit, if any.
     pub capacity: Option<Capacity>,
+    /// Extra headers sent on every call.
+    pub headers: Vec<(http::HeaderName, http::HeaderValue)>,
+    /// Top-level request fields left out (`openai`, `azure_openai`).
+    pub drop_fields: Vec<String>,
     /// The AWS region (`bedrock` protocol): the default endpoint's and the
     /// signature's; empty for other protocols.
     pub region: String,

@@ -254,6 +254,13 @@ pub struct RawBackend {
     pub default_max_tokens: Option<u64>,
     /// The `api-version` query of every call (`azure_openai` protocol only).
     pub api_version: Option<String>,
+    /// Headers sent on every call (e.g. OpenRouter's `HTTP-Referer`).
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Top-level request fields removed before sending (`openai` and
+    /// `azure_openai` protocols), for servers that refuse ones they lack.
+    #[serde(default)]
+    pub drop_fields: Vec<String>,
     /// A path probed instead of the model list (e.g. llama.cpp's `/health`).
     pub health_path: Option<String>,
     /// Calls in flight at once (unlimited when absent).

@@ -796,3 +796,53 @@ fn capacity_health_path_and_circuit_settings_are_checked() {
         "at least 1",
     );
 }
+
+#[test]
+fn backend_headers_and_drop_fields_are_checked() {
+    let ollama = "models = [\"llama3.1:8b\"]\n";
+    let openai = "models = [\"gpt-4o\", \"gpt-4o-mini\"]\n";
+    let with = |extra: &str| BASE.replacen(openai, &format!("{openai}{extra}\n"), 1);
+    let c = from_toml_str(
+        &with("headers = { \"X-Title\" = \"airlock\" }\ndrop_fields = [\"user\"]"),
+        &with_key,
+    )
+    .expect("valid")
+    .config;
+    assert_eq!(c.backends[1].headers.len(), 1);
+    assert_eq!(c.backends[1].headers[0].0.as_str(), "x-title");
+    assert_eq!(c.backends[1].drop_fields, vec!["user".to_owned()]);
+    for (toml, key, says) in [
+        (
+            "headers = { \"Authorization\" = \"Bearer x\" }",
+            "backends[1].headers.\"Authorization\"",
+            "is set by airlock",
+        ),
+        (
+            "headers = { \"bad name\" = \"x\" }",
+            "backends[1].headers.\"bad name\"",
+            "not a valid header name",
+        ),
+        (
+            "headers = { \"X-Ok\" = \"line\\nbreak\" }",
+            "backends[1].headers.\"X-Ok\"",
+            "not a valid header value",
+        ),
+        (
+            "drop_fields = [\"messages\"]",
+            "backends[1].drop_fields[0]",
+            "cannot be dropped",
+        ),
+    ] {
+        assert_error(&with(toml), key, says);
+    }
+    let on_ollama = BASE.replacen(ollama, &format!("{ollama}drop_fields = [\"user\"]\n"), 1);
+    let loaded = from_toml_str(&on_ollama, &with_key).expect("valid");
+    assert!(
+        loaded
+            .warnings
+            .iter()
+            .any(|w| w.to_string().starts_with("backends[0].drop_fields: ")),
+        "{:?}",
+        loaded.warnings
+    );
+}

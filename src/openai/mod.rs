@@ -399,6 +399,11 @@ impl ChatRequest {
     pub fn body_for(&self, model: &str) -> Vec<u8> {
         self.body.with_model(model)
     }
+
+    /// [`ChatRequest::body_for`] less the backend's `drop_fields`.
+    pub fn body_for_backend(&self, model: &str, drop: &[String]) -> Vec<u8> {
+        self.body.with_model_without(model, drop)
+    }
 }
 
 fn parse_role(role: &str) -> Option<Role> {

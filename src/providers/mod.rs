@@ -303,6 +303,9 @@ pub(crate) fn request(
     if let Some(ts) = &call.forward.tracestate {
         rb = rb.header("tracestate", ts);
     }
+    for (name, value) in &call.backend.headers {
+        rb = rb.header(name.clone(), value.clone());
+    }
     rb
 }
 

@@ -17,7 +17,14 @@ pub async fn chat(
     req: &ChatRequest,
 ) -> Result<Reply, DispatchError> {
     let url = format!("{}/chat/completions", call.backend.base_url);
-    let resp = post(http, call, &url, req.body_for(call.model), req.stream).await?;
+    let resp = post(
+        http,
+        call,
+        &url,
+        req.body_for_backend(call.model, &call.backend.drop_fields),
+        req.stream,
+    )
+    .await?;
     if req.stream {
         let framer = PassThrough {
             comments: 0,
@@ -39,7 +46,15 @@ pub async fn embeddings(
     req: &EmbeddingsRequest,
 ) -> Result<Bytes, DispatchError> {
     let url = format!("{}/embeddings", call.backend.base_url);
-    let resp = post(http, call, &url, req.body.with_model(call.model), false).await?;
+    let resp = post(
+        http,
+        call,
+        &url,
+        req.body
+            .with_model_without(call.model, &call.backend.drop_fields),
+        false,
+    )
+    .await?;
     let body = read_body(resp, call, call.limits.max_response_bytes).await?;
     check_json(&body, call)?;
     Ok(body)

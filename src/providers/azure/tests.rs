@@ -22,6 +22,8 @@ fn backend(api_version: &str) -> Backend {
         api_version: api_version.into(),
         health_path: None,
         capacity: None,
+        headers: Vec::new(),
+        drop_fields: Vec::new(),
         region: String::new(),
         aws: None,
     }
