@@ -17,7 +17,9 @@ use tokio::sync::watch;
 pub struct AppState {
     pub config: Arc<Config>,
     pub scanner: Scanner,
-    pub http: reqwest::Client,
+    /// HTTP clients, per backend where it has its own proxy, CA or
+    /// client certificate.
+    pub http: crate::providers::Clients,
     pub health: Arc<Health>,
     pub memory: crate::memory::Memory,
     /// Requests and tokens per task kind, rule and key (shared via Redis
@@ -31,7 +33,7 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(config: Config) -> std::io::Result<AppState> {
-        let http = crate::providers::client(&config.timeouts).map_err(std::io::Error::other)?;
+        let http = crate::providers::Clients::new(&config).map_err(std::io::Error::other)?;
         let health = Arc::new(Health::new(&config));
         let redis =
             crate::state::Redis::from_settings(&config.state).map_err(std::io::Error::other)?;

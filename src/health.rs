@@ -260,7 +260,7 @@ fn set_unless_unconfigured(state: &AtomicU8, to: u8) {
 pub async fn run_probes(
     config: Arc<Config>,
     health: Arc<Health>,
-    http: reqwest::Client,
+    http: crate::providers::Clients,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut tick = tokio::time::interval(config.health.interval);
@@ -276,7 +276,7 @@ pub async fn run_probes(
             .enumerate()
             .filter(|(_, b)| b.is_configured())
             .map(|(i, b)| {
-                let http = http.clone();
+                let http = http.get(BackendId(i)).clone();
                 let health = health.clone();
                 let timeout = config.health.timeout;
                 async move {

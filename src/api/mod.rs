@@ -569,7 +569,7 @@ async fn serve(
         let mut attempt = 0;
         let (sent, outcome) = loop {
             let sent = std::time::Instant::now();
-            let outcome = providers::send(&app.http, &call, job).await;
+            let outcome = providers::send(app.http.get(target.backend), &call, job).await;
             // Nothing has reached the client yet: the same backend may be
             // tried again after a wait, before the next one.
             let wait = match &outcome {

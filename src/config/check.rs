@@ -955,6 +955,7 @@ fn check_backend(
     };
     let capacity = check_capacity(c, &base, b);
     let headers = check_headers(c, &base, b);
+    let egress = check_egress(c, &base, b);
     for (j, f) in b.drop_fields.iter().enumerate() {
         if matches!(f.as_str(), "model" | "messages" | "input" | "stream") {
             c.err(
@@ -1082,8 +1083,89 @@ fn check_backend(
         capacity,
         headers,
         drop_fields: b.drop_fields.clone(),
+        egress,
         region,
         aws,
+    })
+}
+
+/// `proxy`, `ca_file`, `client_cert_file` and `client_key_file` of one
+/// backend: a proxy URL, readable PEM files, and a certificate and key
+/// that reqwest accepts together.
+fn check_egress(c: &mut Checker, base: &str, b: &super::raw::RawBackend) -> Option<super::Egress> {
+    let proxy = b.proxy.as_ref().and_then(|p| {
+        let ok = url::Url::parse(p)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
+        if ok.is_none() || reqwest::Proxy::all(p).is_err() {
+            c.err(
+                format!("{base}.proxy"),
+                format!("{p:?} is not a proxy URL (http://host:port or https://host:port)"),
+            );
+            return None;
+        }
+        Some(p.clone())
+    });
+    let mut read = |key: &str, path: &Option<String>| -> Option<Vec<u8>> {
+        let path = path.as_ref()?;
+        match std::fs::read(path) {
+            Ok(bytes) => Some(bytes),
+            Err(e) => {
+                c.err(
+                    format!("{base}.{key}"),
+                    format!("cannot read {path:?}: {e}"),
+                );
+                None
+            }
+        }
+    };
+    let ca_pem = read("ca_file", &b.ca_file);
+    let cert = read("client_cert_file", &b.client_cert_file);
+    let key = read("client_key_file", &b.client_key_file);
+    if let Some(pem) = &ca_pem
+        && reqwest::Certificate::from_pem_bundle(pem).map_or(true, |v| v.is_empty())
+    {
+        c.err(
+            format!("{base}.ca_file"),
+            "holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+        );
+    }
+    let identity_pem = match (&b.client_cert_file, &b.client_key_file, cert, key) {
+        (None, None, ..) => None,
+        (Some(_), None, ..) => {
+            c.err(
+                format!("{base}.client_key_file"),
+                "is needed with client_cert_file",
+            );
+            None
+        }
+        (None, Some(_), ..) => {
+            c.err(
+                format!("{base}.client_cert_file"),
+                "is needed with client_key_file",
+            );
+            None
+        }
+        (_, _, Some(mut cert), Some(key)) => {
+            cert.push(b'\n');
+            cert.extend_from_slice(&key);
+            if reqwest::Identity::from_pem(&cert).is_err() {
+                c.err(
+                    format!("{base}.client_cert_file"),
+                    "with client_key_file is not a PEM certificate and private key",
+                );
+                None
+            } else {
+                Some(cert)
+            }
+        }
+        // A file that could not be read is reported already.
+        _ => None,
+    };
+    (proxy.is_some() || ca_pem.is_some() || identity_pem.is_some()).then_some(super::Egress {
+        proxy,
+        ca_pem,
+        identity_pem,
     })
 }
 

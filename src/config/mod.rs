@@ -294,6 +294,8 @@ pub struct Backend {
     pub health_path: Option<String>,
     /// Per-backend concurrency limit, if any.
     pub capacity: Option<Capacity>,
+    /// Its own proxy, CA or client certificate, if any.
+    pub egress: Option<Egress>,
     /// Extra headers sent on every call.
     pub headers: Vec<(http::HeaderName, http::HeaderValue)>,
     /// Top-level request fields left out (`openai`, `azure_openai`).
@@ -303,6 +305,28 @@ pub struct Backend {
     pub region: String,
     /// With [`Auth::SigV4`]: the access key id and session token.
     pub aws: Option<AwsIdentity>,
+}
+
+/// How a backend is reached when not directly with the public roots: the
+/// files are read when the config is loaded.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Egress {
+    pub proxy: Option<String>,
+    /// PEM CA certificates trusted besides the public roots.
+    pub ca_pem: Option<Vec<u8>>,
+    /// PEM client certificate chain followed by its private key.
+    pub identity_pem: Option<Vec<u8>>,
+}
+
+impl std::fmt::Debug for Egress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The key stays out of debug output.
+        f.debug_struct("Egress")
+            .field("proxy", &self.proxy)
+            .field("ca", &self.ca_pem.is_some())
+            .field("client_certificate", &self.identity_pem.is_some())
+            .finish()
+    }
 }
 
 /// How many calls a backend takes at once and how many may wait.

@@ -261,6 +261,15 @@ pub struct RawBackend {
     /// `azure_openai` protocols), for servers that refuse ones they lack.
     #[serde(default)]
     pub drop_fields: Vec<String>,
+    /// An HTTP(S) proxy for this backend's calls (`http://host:port`).
+    pub proxy: Option<String>,
+    /// PEM file of CA certificates trusted for this backend, besides the
+    /// public roots.
+    pub ca_file: Option<String>,
+    /// PEM client certificate (chain) and private key presented to this
+    /// backend (mTLS).
+    pub client_cert_file: Option<String>,
+    pub client_key_file: Option<String>,
     /// A path probed instead of the model list (e.g. llama.cpp's `/health`).
     pub health_path: Option<String>,
     /// Calls in flight at once (unlimited when absent).

@@ -183,13 +183,72 @@ pub struct Call<'a> {
 /// `ALL_PROXY`, sending even restricted prompts bound for a local backend
 /// through whatever proxy a container happens to set.
 pub fn client(timeouts: &Timeouts) -> reqwest::Result<reqwest::Client> {
+    builder(timeouts).build()
+}
+
+fn builder(timeouts: &Timeouts) -> reqwest::ClientBuilder {
     reqwest::Client::builder()
         .no_proxy()
         .connect_timeout(timeouts.connect)
         .pool_idle_timeout(Duration::from_secs(90))
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("airlock/", env!("CARGO_PKG_VERSION")))
-        .build()
+}
+
+/// The HTTP clients backends are called with: one shared, and one of its
+/// own for each backend with a proxy, CA or client certificate (a
+/// connection pool is per client, so nothing configured for one backend
+/// can reach another's calls).
+#[derive(Clone)]
+pub struct Clients {
+    shared: reqwest::Client,
+    own: std::sync::Arc<[Option<reqwest::Client>]>,
+}
+
+impl Clients {
+    pub fn new(config: &crate::config::Config) -> reqwest::Result<Clients> {
+        let own = config
+            .backends
+            .iter()
+            .map(|b| {
+                b.egress
+                    .as_ref()
+                    .map(|e| egress_client(&config.timeouts, e))
+                    .transpose()
+            })
+            .collect::<reqwest::Result<Vec<_>>>()?;
+        Ok(Clients {
+            shared: client(&config.timeouts)?,
+            own: own.into(),
+        })
+    }
+
+    /// The client for backend `id`.
+    pub fn get(&self, id: crate::config::BackendId) -> &reqwest::Client {
+        self.own
+            .get(id.0)
+            .and_then(Option::as_ref)
+            .unwrap_or(&self.shared)
+    }
+}
+
+fn egress_client(
+    timeouts: &Timeouts,
+    e: &crate::config::Egress,
+) -> reqwest::Result<reqwest::Client> {
+    let mut b = builder(timeouts);
+    if let Some(p) = &e.proxy {
+        b = b.proxy(reqwest::Proxy::all(p)?);
+    }
+    if let Some(pem) = &e.ca_pem {
+        for cert in reqwest::Certificate::from_pem_bundle(pem)? {
+            b = b.add_root_certificate(cert);
+        }
+    }
+    if let Some(pem) = &e.identity_pem {
+        b = b.identity(reqwest::Identity::from_pem(pem)?);
+    }
+    b.build()
 }
 
 /// A checked request of one of the endpoints airlock forwards.

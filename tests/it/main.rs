@@ -7,6 +7,7 @@ mod azure;
 mod bedrock;
 mod cli;
 mod default_policy;
+mod egress;
 mod fake_anthropic;
 mod fake_azure;
 mod fake_bedrock;

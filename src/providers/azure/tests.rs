@@ -24,6 +24,7 @@ fn backend(api_version: &str) -> Backend {
         capacity: None,
         headers: Vec::new(),
         drop_fields: Vec::new(),
+        egress: None,
         region: String::new(),
         aws: None,
     }
