@@ -29,6 +29,8 @@ pub struct AppState {
     pub affinity: crate::affinity::Affinity,
     /// Per-backend concurrency limits and queues.
     pub capacity: crate::capacity::Capacity,
+    /// Per-key requests and tokens per minute.
+    pub ratelimit: crate::ratelimit::RateLimiter,
 }
 
 impl AppState {
@@ -49,8 +51,10 @@ impl AppState {
         };
         let scanner = Scanner::with_options(&config.scan);
         let capacity = crate::capacity::Capacity::new(&config);
+        let ratelimit = crate::ratelimit::RateLimiter::new(redis.clone());
         Ok(AppState {
             capacity,
+            ratelimit,
             memory,
             config: Arc::new(config),
             scanner,

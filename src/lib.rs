@@ -32,6 +32,7 @@ pub mod memory;
 pub mod openai;
 pub mod pipeline;
 pub mod providers;
+pub mod ratelimit;
 pub mod redact;
 pub mod route;
 pub mod state;

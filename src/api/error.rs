@@ -50,6 +50,12 @@ pub enum ApiError {
     ContentFilter { message: String },
     #[error("{message}")]
     NoEligibleBackend { message: String },
+    /// The gateway key is over its requests or tokens per minute.
+    #[error("{message}")]
+    RateLimited {
+        message: String,
+        retry_after: std::time::Duration,
+    },
     /// Every eligible backend is loading, has its circuit open or its
     /// queue full; `retry_after` is when the soonest may take calls.
     #[error("{message}")]
@@ -87,9 +93,9 @@ impl ApiError {
                 StatusCode::SERVICE_UNAVAILABLE
             }
             ApiError::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
-            ApiError::BudgetExceeded { .. } | ApiError::UpstreamRateLimited { .. } => {
-                StatusCode::TOO_MANY_REQUESTS
-            }
+            ApiError::BudgetExceeded { .. }
+            | ApiError::UpstreamRateLimited { .. }
+            | ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 
@@ -105,7 +111,9 @@ impl ApiError {
             ApiError::UpstreamRejected { .. } => "upstream_rejected",
             ApiError::Upstream { .. } => "upstream_error",
             // OpenAI's code for a rate limit, so SDKs back off and retry.
-            ApiError::UpstreamRateLimited { .. } => "rate_limit_exceeded",
+            ApiError::UpstreamRateLimited { .. } | ApiError::RateLimited { .. } => {
+                "rate_limit_exceeded"
+            }
             // The code OpenAI-compatible services use for a filtered prompt.
             ApiError::ContentFilter { .. } => "content_filter",
             ApiError::NoEligibleBackend { .. } => "no_eligible_backend",
@@ -212,7 +220,8 @@ impl IntoResponse for ApiError {
         | ApiError::Unavailable {
             retry_after: Some(d),
             ..
-        } = &self
+        }
+        | ApiError::RateLimited { retry_after: d, .. } = &self
         {
             // Whole seconds, rounded up: what clients read.
             let secs = d.as_secs() + u64::from(d.subsec_nanos() > 0);

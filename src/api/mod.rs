@@ -400,6 +400,8 @@ struct Recorder {
     level: crate::types::Level,
     is_chat: bool,
     prompt_tokens: u64,
+    /// The key's rate limits: its answers' tokens count towards them.
+    rate: crate::ratelimit::Limits,
     /// The price of the model that answered (cloud backends).
     price: Option<crate::config::Price>,
 }
@@ -407,6 +409,9 @@ struct Recorder {
 impl Recorder {
     fn record(&self, answer: &tap::Answer) {
         let (input_tokens, output_tokens) = answer.tokens(self.prompt_tokens);
+        if let Some(key) = &self.key {
+            self.app.ratelimit.add_tokens(key, self.rate, output_tokens);
+        }
         // Prices are USD per million tokens: one token costs `price` µUSD.
         let spend = self.price.map_or(0.0, |p| {
             let cached = answer.cached_tokens.unwrap_or(0).min(input_tokens);
@@ -457,6 +462,28 @@ async fn serve(
         }
     };
     let key = key_name(app, ctx);
+    // A key over its per-minute limits is refused before anything is sent
+    // or counted.
+    if let (Some(i), Some(name)) = (ctx.key, key) {
+        let rate = app.config.keys[i].rate;
+        if let Err(l) = app
+            .ratelimit
+            .admit(name, rate, a.complexity.prompt_tokens)
+            .await
+        {
+            let err = ApiError::RateLimited {
+                message: format!(
+                    "gateway key {name} is over its limit of {} {} per minute; retry in {} s",
+                    l.limit,
+                    l.what,
+                    l.retry_after.as_secs().max(1)
+                ),
+                retry_after: l.retry_after,
+            };
+            log_outcome(ctx, a, None, err.status().as_u16());
+            return error_with(dialect, err, Some(a));
+        }
+    }
     let dims: Arc<[Dim]> = [
         Some(Dim::Task(a.complexity.task)),
         Some(Dim::Rule(decision.rule.clone())),
@@ -611,6 +638,9 @@ async fn serve(
                     level,
                     is_chat,
                     prompt_tokens,
+                    rate: ctx
+                        .key
+                        .map_or_else(Default::default, |i| app.config.keys[i].rate),
                     price: (backend.tier != crate::types::Tier::Local)
                         .then(|| backend.prices.get(&target.model).copied())
                         .flatten(),

@@ -246,12 +246,27 @@ pub(super) fn check(raw: RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Che
                 format!("{b} must be >= 0"),
             );
         }
+        for (v, key) in [
+            (k.requests_per_minute, "requests_per_minute"),
+            (k.tokens_per_minute, "tokens_per_minute"),
+        ] {
+            if v == Some(0) {
+                c.err(
+                    format!("{base}.{key}"),
+                    "must be at least 1 (leave it out for no limit)",
+                );
+            }
+        }
         keys.push(GatewayKey {
             name: k.name.clone(),
             digest,
             min_level,
             max_tier,
             monthly_budget_usd: k.monthly_budget_usd,
+            rate: crate::ratelimit::Limits {
+                requests_per_minute: k.requests_per_minute,
+                tokens_per_minute: k.tokens_per_minute,
+            },
         });
     }
 

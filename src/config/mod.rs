@@ -500,6 +500,8 @@ pub struct GatewayKey {
     pub max_tier: Option<Tier>,
     /// Cloud spend this key may cause in 30 days, USD.
     pub monthly_budget_usd: Option<f64>,
+    /// Requests and tokens per minute.
+    pub rate: crate::ratelimit::Limits,
 }
 
 /// What happens to a request that would reach the cloud past a budget.

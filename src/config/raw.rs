@@ -424,4 +424,7 @@ pub struct RawKey {
     pub min_sensitivity: Option<String>,
     /// Cloud spend this key may cause in 30 days, USD.
     pub monthly_budget_usd: Option<f64>,
+    /// Rate limits, per minute (shared through Redis when `[state]` is set).
+    pub requests_per_minute: Option<u64>,
+    pub tokens_per_minute: Option<u64>,
 }

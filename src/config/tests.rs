@@ -798,6 +798,24 @@ fn capacity_health_path_and_circuit_settings_are_checked() {
 }
 
 #[test]
+fn key_rate_limits_are_read_and_zero_is_refused() {
+    let keys = "[[keys]]\nname = \"a\"\nkey_sha256 = \"0000000000000000000000000000000000000000000000000000000000000000\"\n";
+    let c = from_toml_str(
+        &format!("{BASE}{keys}requests_per_minute = 60\ntokens_per_minute = 1000\n"),
+        &with_key,
+    )
+    .expect("valid")
+    .config;
+    assert_eq!(c.keys[0].rate.requests_per_minute, Some(60));
+    assert_eq!(c.keys[0].rate.tokens_per_minute, Some(1000));
+    assert_error(
+        &format!("{BASE}{keys}requests_per_minute = 0\n"),
+        "keys[0].requests_per_minute",
+        "at least 1",
+    );
+}
+
+#[test]
 fn backend_headers_and_drop_fields_are_checked() {
     let ollama = "models = [\"llama3.1:8b\"]\n";
     let openai = "models = [\"gpt-4o\", \"gpt-4o-mini\"]\n";
