@@ -22,6 +22,7 @@ pub mod affinity;
 pub mod anthropic_api;
 pub mod api;
 pub mod app;
+pub mod audit;
 pub mod capacity;
 pub mod classify;
 pub mod config;

@@ -92,6 +92,11 @@ enum Command {
         #[arg(long, default_value = "table", value_parser = ["table", "json"])]
         format: String,
     },
+    /// The data-flow audit database: check its hash chain, or export it.
+    Audit {
+        #[command(subcommand)]
+        action: AuditAction,
+    },
     /// Score the sensitivity scanner on labelled JSONL files (PII spans, secret examples or prompts).
     EvalSensitivity {
         /// Output format.
@@ -115,6 +120,31 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum AuditAction {
+    /// Check the hash chain; exit 1 naming the first record that was
+    /// edited, inserted or deleted.
+    Verify {
+        #[command(flatten)]
+        config: ConfigPath,
+        /// The database, instead of the config's `audit.path`.
+        #[arg(long)]
+        db: Option<PathBuf>,
+    },
+    /// Write the records as JSON Lines (one object each, with its `seq`
+    /// and chain `hash`) to standard output, for a SIEM.
+    Export {
+        #[command(flatten)]
+        config: ConfigPath,
+        /// The database, instead of the config's `audit.path`.
+        #[arg(long)]
+        db: Option<PathBuf>,
+        /// Only records this recent: 30m, 24h, 7d, or all.
+        #[arg(long, default_value = "all")]
+        since: String,
+    },
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
@@ -132,6 +162,7 @@ fn main() -> ExitCode {
             key,
             format,
         } => report(cost(&config.path, gateway, key, format == "json")),
+        Command::Audit { action } => audit(action),
         Command::EvalSensitivity { format, files } => {
             report(eval_sensitivity(format == "json", &files))
         }
@@ -140,6 +171,69 @@ fn main() -> ExitCode {
             format,
             file,
         } => report(eval_routing(&split, format == "json", &file)),
+    }
+}
+
+/// The audit database a command reads: `--db`, else the config's.
+fn audit_db(config: &std::path::Path, db: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    match db {
+        Some(p) => Ok(p),
+        None => Ok(load(config)?.config.audit.path),
+    }
+}
+
+fn audit(action: AuditAction) -> ExitCode {
+    use airlock::audit::store::{Store, Verdict};
+    let open = |config: &std::path::Path, db: Option<PathBuf>| -> anyhow::Result<Store> {
+        let path = audit_db(config, db)?;
+        if !path.exists() {
+            anyhow::bail!("no audit database at {}", path.display());
+        }
+        Store::open(&path).with_context(|| format!("cannot open {}", path.display()))
+    };
+    match action {
+        AuditAction::Verify { config, db } => {
+            let verdict = open(&config.path, db).and_then(|s| Ok(s.verify()?));
+            match verdict {
+                Ok(Verdict::Intact {
+                    rows,
+                    first_seq,
+                    last_seq,
+                }) => {
+                    println!("ok: {rows} records ({first_seq}..{last_seq}), chain intact");
+                    ExitCode::SUCCESS
+                }
+                Ok(Verdict::Broken { seq, reason }) => {
+                    println!("broken at record {seq}: {reason}");
+                    ExitCode::FAILURE
+                }
+                Err(e) => report(Err(e)),
+            }
+        }
+        AuditAction::Export { config, db, since } => report((|| {
+            use std::io::Write;
+            let store = open(&config.path, db)?;
+            let from = airlock::audit::parse_since(&since, airlock::audit::now_ms())
+                .map_err(anyhow::Error::msg)?;
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            let mut failed = None;
+            store.rows_since(from, |seq, hash, row| {
+                let mut v = serde_json::to_value(&row).unwrap_or_default();
+                v["seq"] = seq.into();
+                v["hash"] = hash.into();
+                if failed.is_none()
+                    && let Err(e) = writeln!(out, "{v}")
+                {
+                    failed = Some(e);
+                }
+                Ok(())
+            })?;
+            match failed.map_or_else(|| out.flush(), Err) {
+                // A closed pipe (`| head`) is the reader's choice.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+                r => Ok(r?),
+            }
+        })()),
     }
 }
 

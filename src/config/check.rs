@@ -349,6 +349,7 @@ pub(super) fn check(raw: RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Che
         budgets: check_budgets(&mut c, &raw.budgets),
         offline_pool,
         state: check_state(&mut c, &raw.state),
+        audit: check_audit(&mut c, &raw.audit, env),
     };
     Checked {
         config,
@@ -520,6 +521,40 @@ fn check_budgets(c: &mut Checker, b: &super::raw::RawBudgets) -> super::Budgets 
     super::Budgets {
         monthly_usd: b.monthly_usd,
         on_exceeded,
+    }
+}
+
+fn check_audit(
+    c: &mut Checker,
+    a: &super::raw::RawAudit,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> crate::audit::AuditSettings {
+    if a.enabled && a.path.trim().is_empty() {
+        c.err("audit.path", "must name a file when the audit is enabled");
+    }
+    if a.retention_days == 0 {
+        c.err("audit.retention_days", "must be at least 1");
+    }
+    if a.queue == 0 {
+        c.err("audit.queue", "must be at least 1");
+    }
+    let salt = a.salt_env.as_deref().and_then(|var| match env(var) {
+        Some(v) if !v.is_empty() => Some(secrecy::SecretString::from(v)),
+        _ => {
+            // A salt that changed would unlink every conversation hash.
+            c.err(
+                "audit.salt_env",
+                format!("environment variable {var} is not set"),
+            );
+            None
+        }
+    });
+    crate::audit::AuditSettings {
+        enabled: a.enabled,
+        path: std::path::PathBuf::from(&a.path),
+        retention_days: a.retention_days,
+        queue: a.queue,
+        salt,
     }
 }
 

@@ -56,6 +56,8 @@ pub struct Config {
     pub budgets: Budgets,
     /// `[state]`: Redis for state shared by replicas.
     pub state: crate::state::StateSettings,
+    /// `[audit]`: the data-flow audit database.
+    pub audit: crate::audit::AuditSettings,
 }
 
 #[derive(Debug, Clone)]

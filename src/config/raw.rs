@@ -36,6 +36,32 @@ pub struct RawConfig {
     pub economics: RawEconomics,
     #[serde(default)]
     pub budgets: RawBudgets,
+    #[serde(default)]
+    pub audit: RawAudit,
+}
+
+/// `[audit]`: the data-flow audit database.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawAudit {
+    pub enabled: bool,
+    pub path: String,
+    pub retention_days: u32,
+    pub queue: usize,
+    /// Env var holding the conversation-hash salt (else kept in the database).
+    pub salt_env: Option<String>,
+}
+
+impl Default for RawAudit {
+    fn default() -> Self {
+        RawAudit {
+            enabled: true,
+            path: "airlock-audit.sqlite".into(),
+            retention_days: 90,
+            queue: 10_000,
+            salt_env: None,
+        }
+    }
 }
 
 /// `[budgets]`: the global cloud budget and what happens past a budget.

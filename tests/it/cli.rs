@@ -261,3 +261,73 @@ async fn environment_proxies_are_not_used_for_backends() {
     assert_eq!(w.ollama.chat_count(), 1);
     assert_eq!(proxied.load(std::sync::atomic::Ordering::SeqCst), 0);
 }
+
+/// `airlock audit verify` and `export` on a database written through the
+/// library: intact, then with a record edited behind its back.
+#[test]
+fn audit_verify_finds_tampering_and_export_writes_jsonl() {
+    use airlock::audit::AuditRow;
+    use airlock::audit::store::Store;
+    let dir = tempfile::tempdir().expect("tmp");
+    let db = dir.path().join("audit.sqlite");
+    let now = airlock::audit::now_ms();
+    let rows: Vec<AuditRow> = (0..5)
+        .map(|i| AuditRow {
+            time_ms: now - (5 - i) * 3_600_000,
+            request_id: format!("r{i}"),
+            level: "confidential".into(),
+            tier: Some("local".into()),
+            outcome: "ok".into(),
+            status: 200,
+            ..AuditRow::default()
+        })
+        .collect();
+    Store::open(&db)
+        .expect("open")
+        .append(&rows)
+        .expect("append");
+    let db_arg = db.to_str().expect("utf8 path");
+
+    let out = bin()
+        .args(["audit", "verify", "--db", db_arg])
+        .output()
+        .expect("run");
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ok: 5 records"));
+
+    let out = bin()
+        .args(["audit", "export", "--db", db_arg, "--since", "150m"])
+        .output()
+        .expect("run");
+    assert!(out.status.success(), "{out:?}");
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(lines[0]["request_id"], "r3");
+    assert_eq!(lines[0]["seq"], 4);
+    assert_eq!(lines[1]["hash"].as_str().map(str::len), Some(64));
+
+    // Someone moves record 2 to the cloud tier.
+    let conn = rusqlite::Connection::open(&db).expect("sqlite");
+    conn.execute(
+        "UPDATE records SET record = replace(record, '\"tier\":\"local\"', '\"tier\":\"public_cloud\"') WHERE seq = 2",
+        [],
+    )
+    .expect("tamper");
+    let out = bin()
+        .args(["audit", "verify", "--db", db_arg])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("broken at record 2"), "{text}");
+
+    let out = bin()
+        .args(["audit", "verify", "--db", "/nonexistent/audit.sqlite"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no audit database"));
+}

@@ -1,0 +1,291 @@
+//! The data-flow audit: one record per request in an embedded SQLite
+//! database (`[audit]`), saying what went where and what it cost, never
+//! what was said: levels, finding counts by category and kind, task,
+//! complexity, rule, tier, backend, model, tokens, cost, timings, outcome,
+//! and a salted hash of the conversation's opening.
+//!
+//! **Never on the request path.** [`Audit::record`] hands the record to a
+//! bounded queue and returns; one writer thread stores records in batches.
+//! A full queue, a full disk or a broken database drops records: each drop
+//! is counted ([`Audit::dropped`]) and logged, and no request fails for it.
+//!
+//! **Tamper evidence.** Records are chained: each one's hash is the SHA-256
+//! of the previous hash and its own canonical JSON, so that `airlock audit
+//! verify` finds an edited, inserted or deleted record (see [`store`]).
+//!
+//! **Crash safety.** The database runs in write-ahead-log mode: a committed
+//! batch survives a crash of the process; records still queued (at most
+//! `BATCH_WAIT`, 200 ms, of traffic) do not.
+//!
+//! Must not: store prompt or completion text, or any finding's value.
+
+pub mod store;
+#[cfg(test)]
+mod tests;
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
+use std::time::{Duration, Instant};
+
+/// One request, as the audit keeps it. Field order is the canonical JSON
+/// order the chain hashes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct AuditRow {
+    /// Unix time of arrival, milliseconds.
+    pub time_ms: i64,
+    pub request_id: String,
+    /// The gateway key's name.
+    pub key: Option<String>,
+    /// `chat`, `embeddings`, `messages`...
+    pub endpoint: String,
+    /// The sensitivity level: `public` .. `restricted`.
+    pub level: String,
+    /// Findings per category (`pii`, `secret`...), counts only.
+    pub categories: BTreeMap<String, u32>,
+    /// Findings per kind (`email`, `credit_card`...), counts only.
+    pub kinds: BTreeMap<String, u32>,
+    pub task: String,
+    pub complexity: f64,
+    pub rule: Option<String>,
+    pub tier: Option<String>,
+    pub backend: Option<String>,
+    pub model: Option<String>,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cached_tokens: u64,
+    /// Whether the token counts are estimates (the upstream reported none).
+    pub tokens_estimated: bool,
+    pub cost_usd: f64,
+    pub latency_ms: f64,
+    pub ttft_ms: Option<f64>,
+    pub status: u16,
+    /// `ok`, `blocked`, `upstream_error`, ...
+    pub outcome: String,
+    /// Salted SHA-256 (hex) of the conversation's opening: requests of one
+    /// conversation share it; the text cannot be read back from it.
+    pub conversation: Option<String>,
+}
+
+/// `[audit]`.
+#[derive(Debug, Clone)]
+pub struct AuditSettings {
+    pub enabled: bool,
+    pub path: PathBuf,
+    /// Records older than this are deleted (the chain keeps an anchor).
+    pub retention_days: u32,
+    /// Records waiting for the writer, at most.
+    pub queue: usize,
+    /// The conversation-hash salt, from this env var; else one is made and
+    /// kept in the database.
+    pub salt: Option<secrecy::SecretString>,
+}
+
+impl Default for AuditSettings {
+    fn default() -> Self {
+        AuditSettings {
+            enabled: true,
+            path: PathBuf::from("airlock-audit.sqlite"),
+            retention_days: 90,
+            queue: 10_000,
+            salt: None,
+        }
+    }
+}
+
+/// Longest a record waits in the writer before its batch is stored.
+pub const BATCH_WAIT: Duration = Duration::from_millis(200);
+/// Most records stored in one transaction.
+const BATCH_MAX: usize = 512;
+/// How often old records are pruned.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
+/// The handle the gateway records through. Cheap to clone.
+#[derive(Clone)]
+pub struct Audit {
+    tx: SyncSender<Msg>,
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    dropped: AtomicU64,
+    written: AtomicU64,
+    salt: Vec<u8>,
+}
+
+enum Msg {
+    Row(Box<AuditRow>),
+    /// Store what is queued now and answer.
+    Flush(SyncSender<()>),
+}
+
+impl Audit {
+    /// Opens (or creates) the database and starts the writer thread.
+    pub fn open(settings: &AuditSettings) -> Result<Audit, store::StoreError> {
+        let mut db = store::Store::open(&settings.path)?;
+        let salt = match &settings.salt {
+            Some(s) => {
+                use secrecy::ExposeSecret;
+                s.expose_secret().as_bytes().to_vec()
+            }
+            None => db.salt()?,
+        };
+        let (tx, rx) = sync_channel(settings.queue.max(1));
+        let shared = Arc::new(Shared {
+            dropped: AtomicU64::new(0),
+            written: AtomicU64::new(0),
+            salt,
+        });
+        let retention = Duration::from_secs(u64::from(settings.retention_days) * 86_400);
+        let writer = Arc::clone(&shared);
+        std::thread::Builder::new()
+            .name("airlock-audit".into())
+            .spawn(move || write_loop(&mut db, &rx, &writer, retention))
+            .map_err(|e| store::StoreError::Io(e.to_string()))?;
+        Ok(Audit { tx, shared })
+    }
+
+    /// Queues `row` for storage; never blocks. A full queue drops it
+    /// (counted).
+    pub fn record(&self, row: AuditRow) {
+        match self.tx.try_send(Msg::Row(Box::new(row))) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
+                let n = self.shared.dropped.fetch_add(1, Ordering::Relaxed);
+                // The first drop, then one line per 1000.
+                if n.is_multiple_of(1000) {
+                    tracing::warn!(dropped = n + 1, "audit queue full: records dropped");
+                }
+            }
+        }
+    }
+
+    /// Waits until everything queued so far is stored (tests, shutdown).
+    pub fn flush(&self, timeout: Duration) -> bool {
+        let (tx, rx) = sync_channel(1);
+        if self.tx.send(Msg::Flush(tx)).is_err() {
+            return false;
+        }
+        rx.recv_timeout(timeout).is_ok()
+    }
+
+    /// Records dropped so far (queue full, storage failing).
+    pub fn dropped(&self) -> u64 {
+        self.shared.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Records stored so far by this process.
+    pub fn written(&self) -> u64 {
+        self.shared.written.load(Ordering::Relaxed)
+    }
+
+    /// The salted hash (hex) of a conversation's opening texts.
+    pub fn conversation_hash<'a>(&self, texts: impl IntoIterator<Item = &'a str>) -> String {
+        let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+        ctx.update(&(self.shared.salt.len() as u64).to_le_bytes());
+        ctx.update(&self.shared.salt);
+        for t in texts {
+            ctx.update(&(t.len() as u64).to_le_bytes());
+            ctx.update(t.as_bytes());
+        }
+        store::hex(ctx.finish().as_ref())
+    }
+}
+
+fn write_loop(db: &mut store::Store, rx: &Receiver<Msg>, shared: &Shared, retention: Duration) {
+    let mut batch: Vec<AuditRow> = Vec::with_capacity(BATCH_MAX);
+    let mut waiters: Vec<SyncSender<()>> = Vec::new();
+    let mut last_prune: Option<Instant> = None;
+    loop {
+        // Block for the first message, then gather for up to BATCH_WAIT.
+        let first = match rx.recv() {
+            Ok(m) => m,
+            Err(_) => return,
+        };
+        let deadline = Instant::now() + BATCH_WAIT;
+        let mut next = Some(first);
+        loop {
+            match next.take() {
+                Some(Msg::Row(r)) => batch.push(*r),
+                Some(Msg::Flush(w)) => {
+                    waiters.push(w);
+                    break;
+                }
+                None => {}
+            }
+            if batch.len() >= BATCH_MAX {
+                break;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(m) => next = Some(m),
+                Err(RecvTimeoutError::Timeout) => break,
+                Err(RecvTimeoutError::Disconnected) => {
+                    store_batch(db, &mut batch, shared);
+                    return;
+                }
+            }
+        }
+        store_batch(db, &mut batch, shared);
+        for w in waiters.drain(..) {
+            let _ = w.try_send(());
+        }
+        if last_prune.is_none_or(|t| t.elapsed() >= PRUNE_EVERY) {
+            last_prune = Some(Instant::now());
+            let cutoff = now_ms() - retention.as_millis() as i64;
+            if let Err(e) = db.prune_before(cutoff) {
+                tracing::warn!(error = %e, "audit: pruning old records failed");
+            }
+        }
+    }
+}
+
+fn store_batch(db: &mut store::Store, batch: &mut Vec<AuditRow>, shared: &Shared) {
+    if batch.is_empty() {
+        return;
+    }
+    match db.append(batch) {
+        Ok(()) => {
+            shared
+                .written
+                .fetch_add(batch.len() as u64, Ordering::Relaxed);
+        }
+        Err(e) => {
+            shared
+                .dropped
+                .fetch_add(batch.len() as u64, Ordering::Relaxed);
+            tracing::warn!(error = %e, records = batch.len(), "audit: records could not be stored and were dropped");
+        }
+    }
+    batch.clear();
+}
+
+/// The start of a `--since` window (`30m`, `24h`, `7d`, `all`) as Unix
+/// milliseconds, counted back from `now_ms`.
+pub fn parse_since(s: &str, now_ms: i64) -> Result<i64, String> {
+    let s = s.trim();
+    if s == "all" {
+        return Ok(i64::MIN);
+    }
+    let (n, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: i64 = n
+        .parse()
+        .map_err(|_| format!("{s:?}: expected a number and a unit (30m, 24h, 7d) or all"))?;
+    let ms = match unit {
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return Err(format!("{s:?}: the unit must be m, h or d")),
+    };
+    Ok(now_ms.saturating_sub(n.saturating_mul(ms)))
+}
+
+/// Unix time now, milliseconds.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}

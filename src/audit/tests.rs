@@ -1,0 +1,240 @@
+use super::store::{Store, Verdict};
+use super::*;
+
+fn row(i: i64) -> AuditRow {
+    AuditRow {
+        time_ms: 1_700_000_000_000 + i * 1000,
+        request_id: format!("req-{i}"),
+        key: Some("team-a".into()),
+        endpoint: "chat".into(),
+        level: "confidential".into(),
+        categories: BTreeMap::from([("pii".into(), 2)]),
+        kinds: BTreeMap::from([("email".into(), 1), ("phone".into(), 1)]),
+        task: "summarization".into(),
+        complexity: 0.31,
+        rule: Some("sensitive-local".into()),
+        tier: Some("local".into()),
+        backend: Some("ollama".into()),
+        model: Some("llama3.1:8b".into()),
+        input_tokens: 120,
+        output_tokens: 40,
+        cached_tokens: 0,
+        tokens_estimated: false,
+        cost_usd: 0.0,
+        latency_ms: 812.5,
+        ttft_ms: Some(95.0),
+        status: 200,
+        outcome: "ok".into(),
+        conversation: Some("ab".repeat(32)),
+    }
+}
+
+fn store_with(n: i64) -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut s = Store::open(&dir.path().join("audit.sqlite")).expect("open");
+    let rows: Vec<_> = (1..=n).map(row).collect();
+    s.append(&rows[..rows.len() / 2]).expect("append");
+    s.append(&rows[rows.len() / 2..]).expect("append");
+    (dir, s)
+}
+
+fn broken_at(s: &Store) -> (i64, String) {
+    match s.verify().expect("verify") {
+        Verdict::Broken { seq, reason } => (seq, reason),
+        v => panic!("tampering went unnoticed: {v:?}"),
+    }
+}
+
+#[test]
+fn an_untouched_chain_verifies_and_survives_reopening() {
+    let (dir, s) = store_with(10);
+    assert_eq!(
+        s.verify().expect("verify"),
+        Verdict::Intact {
+            rows: 10,
+            first_seq: 1,
+            last_seq: 10
+        }
+    );
+    drop(s);
+    // Reopened, it goes on from its head.
+    let mut s = Store::open(&dir.path().join("audit.sqlite")).expect("reopen");
+    s.append(&[row(11)]).expect("append");
+    assert!(matches!(
+        s.verify().expect("verify"),
+        Verdict::Intact { rows: 11, .. }
+    ));
+}
+
+#[test]
+fn an_edited_record_is_found() {
+    let (_d, s) = store_with(10);
+    s.execute("UPDATE records SET record = replace(record, '\"restricted\"', '') WHERE seq = 1")
+        .expect("noop");
+    assert!(matches!(
+        s.verify().expect("verify"),
+        Verdict::Intact { .. }
+    ));
+    s.execute("UPDATE records SET record = replace(record, '\"tier\":\"local\"', '\"tier\":\"public_cloud\"') WHERE seq = 4")
+        .expect("edit");
+    let (seq, reason) = broken_at(&s);
+    assert_eq!(seq, 4);
+    assert!(reason.contains("changed"), "{reason}");
+}
+
+#[test]
+fn a_deleted_record_is_found() {
+    let (_d, s) = store_with(10);
+    s.execute("DELETE FROM records WHERE seq = 6")
+        .expect("delete");
+    let (seq, reason) = broken_at(&s);
+    assert_eq!(seq, 7);
+    assert!(reason.contains("missing"), "{reason}");
+}
+
+#[test]
+fn a_record_rehashed_after_an_edit_breaks_the_next_link() {
+    let (_d, s) = store_with(10);
+    // Edit record 3 and recompute its own hash: record 4 still points at
+    // the old one.
+    let (prev, json): (String, String) = s
+        .conn_for_test()
+        .query_row("SELECT prev, record FROM records WHERE seq = 3", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .expect("row");
+    let edited = json.replace("\"cost_usd\":0.0", "\"cost_usd\":9.0");
+    let mut p = [0u8; 32];
+    for (i, b) in p.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&prev[2 * i..2 * i + 2], 16).expect("hex");
+    }
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    ctx.update(&p);
+    ctx.update(edited.as_bytes());
+    let hash = store::hex(ctx.finish().as_ref());
+    s.conn_for_test()
+        .execute(
+            "UPDATE records SET record = ?1, hash = ?2 WHERE seq = 3",
+            rusqlite::params![edited, hash],
+        )
+        .expect("rewrite");
+    let (seq, reason) = broken_at(&s);
+    assert_eq!(seq, 4);
+    assert!(reason.contains("link"), "{reason}");
+}
+
+#[test]
+fn a_cut_tail_and_an_edited_time_are_found() {
+    let (_d, s) = store_with(10);
+    s.execute("DELETE FROM records WHERE seq >= 9")
+        .expect("cut");
+    let (seq, reason) = broken_at(&s);
+    assert_eq!(seq, 9);
+    assert!(reason.contains("cut"), "{reason}");
+
+    let (_d, s) = store_with(5);
+    s.execute("UPDATE records SET time_ms = 0 WHERE seq = 2")
+        .expect("edit");
+    let (seq, reason) = broken_at(&s);
+    assert_eq!(seq, 2);
+    assert!(reason.contains("time"), "{reason}");
+}
+
+#[test]
+fn pruning_keeps_the_chain_verifiable() {
+    let (_d, mut s) = store_with(10);
+    // Records 1..=4 are older than the cutoff.
+    let cutoff = row(5).time_ms;
+    assert_eq!(s.prune_before(cutoff).expect("prune"), 4);
+    assert_eq!(
+        s.verify().expect("verify"),
+        Verdict::Intact {
+            rows: 6,
+            first_seq: 5,
+            last_seq: 10
+        }
+    );
+    // Deleting the oldest kept record is still found.
+    s.execute("DELETE FROM records WHERE seq = 5")
+        .expect("delete");
+    assert_eq!(broken_at(&s).0, 6);
+}
+
+#[test]
+fn rows_read_back_as_written() {
+    let (_d, s) = store_with(4);
+    let mut got = Vec::new();
+    s.rows_since(row(3).time_ms, |seq, hash, r| {
+        assert_eq!(hash.len(), 64);
+        got.push((seq, r));
+        Ok(())
+    })
+    .expect("read");
+    assert_eq!(got, vec![(3, row(3)), (4, row(4))]);
+}
+
+#[test]
+fn the_writer_stores_in_the_background_and_counts_what_it_drops() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let settings = AuditSettings {
+        path: dir.path().join("a/b/audit.sqlite"),
+        queue: 4,
+        ..AuditSettings::default()
+    };
+    let audit = Audit::open(&settings).expect("open");
+    for i in 1..=3 {
+        audit.record(row(i));
+    }
+    assert!(audit.flush(Duration::from_secs(5)));
+    assert_eq!(audit.written(), 3);
+    // A flood past the queue is dropped, never blocking the caller.
+    let start = Instant::now();
+    for i in 0..10_000 {
+        audit.record(row(i));
+    }
+    assert!(start.elapsed() < Duration::from_secs(2));
+    assert!(audit.flush(Duration::from_secs(5)));
+    assert!(audit.dropped() > 0);
+    assert_eq!(audit.written() + audit.dropped(), 10_003);
+    let s = Store::open(&settings.path).expect("open");
+    assert!(matches!(
+        s.verify().expect("verify"),
+        Verdict::Intact { .. }
+    ));
+}
+
+#[test]
+fn since_windows() {
+    let now = 1_000_000_000;
+    assert_eq!(parse_since("30m", now), Ok(now - 1_800_000));
+    assert_eq!(parse_since("24h", now), Ok(now - 86_400_000));
+    assert_eq!(parse_since("7d", now), Ok(now - 604_800_000));
+    assert_eq!(parse_since("all", now), Ok(i64::MIN));
+    assert!(parse_since("7w", now).is_err());
+    assert!(parse_since("d", now).is_err());
+}
+
+#[test]
+fn conversation_hashes_are_salted_and_stable() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let open = |name: &str| {
+        Audit::open(&AuditSettings {
+            path: dir.path().join(name),
+            ..AuditSettings::default()
+        })
+        .expect("open")
+    };
+    let a = open("a.sqlite");
+    let h = a.conversation_hash(["system", "hello"]);
+    assert_eq!(h.len(), 64);
+    assert_eq!(h, a.conversation_hash(["system", "hello"]));
+    // Boundaries count: ("ab", "c") is not ("a", "bc").
+    assert_ne!(
+        a.conversation_hash(["ab", "c"]),
+        a.conversation_hash(["a", "bc"])
+    );
+    // Another database has another salt; the same database keeps its own.
+    assert_ne!(h, open("b.sqlite").conversation_hash(["system", "hello"]));
+    drop(a);
+    assert_eq!(h, open("a.sqlite").conversation_hash(["system", "hello"]));
+}
