@@ -92,6 +92,22 @@ enum Command {
         #[arg(long, default_value = "table", value_parser = ["table", "json"])]
         format: String,
     },
+    /// What went where and what it cost, from the audit database: data
+    /// flows by level and tier, cost by tier, backend and task, all-cloud
+    /// and all-local what-ifs, latency by backend.
+    Report {
+        #[command(flatten)]
+        config: ConfigPath,
+        /// The database, instead of the config's `audit.path`.
+        #[arg(long)]
+        db: Option<PathBuf>,
+        /// Only records this recent: 30m, 24h, 7d, or all.
+        #[arg(long, default_value = "7d")]
+        since: String,
+        /// Output format.
+        #[arg(long, default_value = "table", value_parser = ["table", "json", "csv"])]
+        format: String,
+    },
     /// The data-flow audit database: check its hash chain, or export it.
     Audit {
         #[command(subcommand)]
@@ -163,6 +179,12 @@ fn main() -> ExitCode {
             format,
         } => report(cost(&config.path, gateway, key, format == "json")),
         Command::Audit { action } => audit(action),
+        Command::Report {
+            config,
+            db,
+            since,
+            format,
+        } => report(audit_report(&config.path, db, &since, &format)),
         Command::EvalSensitivity { format, files } => {
             report(eval_sensitivity(format == "json", &files))
         }
@@ -171,6 +193,45 @@ fn main() -> ExitCode {
             format,
             file,
         } => report(eval_routing(&split, format == "json", &file)),
+    }
+}
+
+fn audit_report(
+    config: &std::path::Path,
+    db: Option<PathBuf>,
+    since: &str,
+    format: &str,
+) -> anyhow::Result<()> {
+    use airlock::audit::{report, store::Store};
+    use std::io::IsTerminal;
+    let loaded = load(config)?;
+    let path = db.unwrap_or_else(|| loaded.config.audit.path.clone());
+    if !path.exists() {
+        anyhow::bail!("no audit database at {}", path.display());
+    }
+    let store = Store::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+    let now = airlock::audit::now_ms();
+    let from = airlock::audit::parse_since(since, now).map_err(anyhow::Error::msg)?;
+    let mut rows = Vec::new();
+    store.rows_since(from, |_, _, r| {
+        rows.push(r);
+        Ok(())
+    })?;
+    let r = report::build(
+        &loaded.config,
+        &rows,
+        (from > i64::MIN).then_some(from),
+        now,
+    );
+    let text = match format {
+        "json" => serde_json::to_string_pretty(&r)? + "\n",
+        "csv" => report::render_csv(&r),
+        _ => report::render_table(&r, std::io::stdout().is_terminal()),
+    };
+    use std::io::Write;
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
     }
 }
 

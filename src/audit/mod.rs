@@ -19,6 +19,7 @@
 //!
 //! Must not: store prompt or completion text, or any finding's value.
 
+pub mod report;
 pub mod store;
 #[cfg(test)]
 mod tests;

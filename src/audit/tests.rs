@@ -238,3 +238,122 @@ fn conversation_hashes_are_salted_and_stable() {
     drop(a);
     assert_eq!(h, open("a.sqlite").conversation_hash(["system", "hello"]));
 }
+
+mod report_tests {
+    use super::super::report::{build, date, render_csv, render_table};
+    use super::*;
+
+    const CONFIG: &str = r#"
+[[backends]]
+name = "ollama"
+protocol = "ollama"
+base_url = "http://127.0.0.1:11434"
+tier = "local"
+models = ["llama3.1:8b"]
+monthly_cost_usd = 300.0
+[[backends]]
+name = "openai"
+protocol = "openai"
+base_url = "https://api.openai.com/v1"
+api_key_env = "K"
+tier = "public_cloud"
+models = ["gpt-4o"]
+prices."gpt-4o" = { input = 2.0, output = 10.0 }
+[pools]
+local = ["ollama/llama3.1:8b"]
+frontier = ["openai/gpt-4o"]
+[economics]
+cloud_pool = "frontier"
+local_pool = "local"
+[[rules]]
+name = "default"
+pool = "local"
+"#;
+
+    fn at(
+        day: i64,
+        level: &str,
+        tier: Option<&str>,
+        backend: Option<&str>,
+        status: u16,
+    ) -> AuditRow {
+        AuditRow {
+            time_ms: 1_763_942_400_000 + day * 86_400_000, // 2025-11-24
+            level: level.into(),
+            tier: tier.map(Into::into),
+            backend: backend.map(Into::into),
+            status,
+            task: "chat".into(),
+            input_tokens: 1_000_000,
+            output_tokens: 100_000,
+            cost_usd: if tier == Some("public_cloud") {
+                3.0
+            } else {
+                0.0
+            },
+            latency_ms: 100.0 * (day + 1) as f64,
+            ..AuditRow::default()
+        }
+    }
+
+    #[test]
+    fn flows_costs_what_ifs_and_latency() {
+        let config = crate::config::from_toml_str(CONFIG, &|_| Some("k".into()))
+            .expect("config")
+            .config;
+        let rows = vec![
+            at(0, "confidential", Some("local"), Some("ollama"), 200),
+            at(0, "public", Some("public_cloud"), Some("openai"), 200),
+            at(1, "restricted", Some("local"), Some("ollama"), 200),
+            at(1, "restricted", None, None, 403),
+            at(2, "restricted", Some("public_cloud"), Some("openai"), 200),
+        ];
+        let until = rows[4].time_ms + 86_400_000;
+        let r = build(&config, &rows, Some(rows[0].time_ms), until);
+        assert_eq!((r.requests, r.served), (5, 4));
+        assert_eq!(r.restricted_to_cloud, 1);
+        assert_eq!(r.local_share, 0.5);
+        assert!((r.cost_usd - 6.0).abs() < 1e-9);
+        assert_eq!(r.cost_by_tier["public_cloud"], 6.0);
+        // All four served answers at $2 + $1 each.
+        assert_eq!(r.all_cloud_usd, Some(12.0));
+        // Three days of $10 a day.
+        assert!((r.all_local_usd.expect("local") - 30.0).abs() < 1e-9);
+        let refused = r.flows.iter().find(|f| f.tier == "none").expect("refused");
+        assert_eq!(
+            (
+                refused.level.as_str(),
+                refused.requests,
+                refused.backend.as_str()
+            ),
+            ("restricted", 1, "none")
+        );
+        let ollama = r
+            .latency
+            .iter()
+            .find(|l| l.backend == "ollama")
+            .expect("ollama");
+        assert_eq!((ollama.requests, ollama.p50_ms), (2, 200.0));
+        assert_eq!(r.daily.len(), 3);
+        assert_eq!(r.daily[0].date, "2025-11-24");
+        assert_eq!(r.daily[0].requests, 2);
+        let table = render_table(&r, true);
+        assert!(table.contains("\x1b[31mrestricted"), "{table}");
+        assert!(table.contains("(must be 0)"));
+        assert!(!render_table(&r, false).contains('\x1b'));
+        let csv = render_csv(&r);
+        assert!(csv.contains("total,,,restricted_to_cloud,1\n"), "{csv}");
+        assert!(
+            csv.contains("flow,restricted/public_cloud,openai,requests,1\n"),
+            "{csv}"
+        );
+    }
+
+    #[test]
+    fn dates_are_utc_days() {
+        assert_eq!(date(0), "1970-01-01");
+        assert_eq!(date(951_782_400_000), "2000-02-29");
+        assert_eq!(date(1_763_942_400_000 + 86_399_999), "2025-11-24");
+        assert_eq!(date(-1), "1969-12-31");
+    }
+}

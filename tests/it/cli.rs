@@ -331,3 +331,68 @@ fn audit_verify_finds_tampering_and_export_writes_jsonl() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no audit database"));
 }
+
+/// `airlock report` over an audit database: the flows, the restricted-to-
+/// cloud count, cost and the JSON and CSV forms.
+#[test]
+fn report_summarises_an_audit_database() {
+    use airlock::audit::AuditRow;
+    use airlock::audit::store::Store;
+    let dir = tempfile::tempdir().expect("tmp");
+    let db = dir.path().join("audit.sqlite");
+    let now = airlock::audit::now_ms();
+    let row = |level: &str, tier: &str, backend: &str, cost: f64| AuditRow {
+        time_ms: now - 60_000,
+        level: level.into(),
+        tier: Some(tier.into()),
+        backend: Some(backend.into()),
+        task: "chat".into(),
+        status: 200,
+        outcome: "ok".into(),
+        input_tokens: 100,
+        output_tokens: 20,
+        cost_usd: cost,
+        latency_ms: 50.0,
+        ..AuditRow::default()
+    };
+    Store::open(&db)
+        .expect("open")
+        .append(&[
+            row("confidential", "local", "ollama", 0.0),
+            row("public", "public_cloud", "openai", 0.25),
+            row("public", "public_cloud", "openai", 0.25),
+        ])
+        .expect("append");
+    let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/config/airlock.toml");
+    let run = |format: &str| {
+        let out = bin()
+            .args(["report", "--config", shipped, "--db"])
+            .arg(&db)
+            .args(["--since", "1h", "--format", format])
+            .output()
+            .expect("run");
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).expect("utf8")
+    };
+    let json: serde_json::Value = serde_json::from_str(&run("json")).expect("json");
+    assert_eq!(json["requests"], 3);
+    assert_eq!(json["restricted_to_cloud"], 0);
+    assert_eq!(json["cost_by_tier"]["public_cloud"], 0.5);
+    let local = json["local_share"].as_f64().expect("share");
+    assert!((local - 1.0 / 3.0).abs() < 1e-9, "{local}");
+    let table = run("table");
+    assert!(
+        table.contains("restricted data on a cloud tier: 0 requests"),
+        "{table}"
+    );
+    assert!(table.contains("openai"), "{table}");
+    let csv = run("csv");
+    assert!(
+        csv.starts_with("section,key,subkey,metric,value\n"),
+        "{csv}"
+    );
+    assert!(
+        csv.contains("flow,public/public_cloud,openai,requests,2"),
+        "{csv}"
+    );
+}
