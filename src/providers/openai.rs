@@ -19,11 +19,7 @@ pub async fn chat(
     let url = format!("{}/chat/completions", call.backend.base_url);
     let resp = post(http, call, &url, req.body_for(call.model), req.stream).await?;
     if req.stream {
-        let framer = PassThrough {
-            decoder: SseDecoder::new(call.limits.max_event_bytes),
-            started: false,
-            done: false,
-        };
+        let framer = stream_framer(call.limits.max_event_bytes);
         open_stream(resp, framer, call).await.map(Reply::Stream)
     } else {
         let body = read_body(resp, call, call.limits.max_response_bytes).await?;
@@ -67,6 +63,15 @@ fn check_json(body: &[u8], call: &Call<'_>) -> Result<(), DispatchError> {
             backend: call.backend.name.clone(),
             message: "the response is not JSON".into(),
         })
+}
+
+/// The framer of a streamed answer (also driven by the fuzz targets).
+pub(crate) fn stream_framer(max_event_bytes: usize) -> impl Framer {
+    PassThrough {
+        decoder: SseDecoder::new(max_event_bytes),
+        started: false,
+        done: false,
+    }
 }
 
 /// Forwards upstream SSE bytes unchanged while tracking its frames.
