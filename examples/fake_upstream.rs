@@ -10,6 +10,14 @@
 //! It answers any model name with the name it was asked for, and never looks at
 //! the prompt beyond its length (for a rough `usage.prompt_tokens`).
 //!
+//! For the soak run (`bench/soak/`), a model name picks a behaviour per
+//! request, as OpenAI's API shows it: a name containing `slow` waits
+//! `--slow-ms` before answering (or before the first event); `error500`
+//! answers HTTP 500 with OpenAI's `server_error` body; `error429` answers
+//! HTTP 429 `rate_limit_exceeded` with `retry-after-ms`; `broken` sends part
+//! of the answer (two content chunks of a stream, half of a JSON body) and
+//! then drops the connection. Other names behave as the flags say.
+//!
 //! ```text
 //! cargo run --release --example fake_upstream -- --port 0 --response-delay-ms 20
 //! ```
@@ -23,7 +31,6 @@ use axum::routing::{get, post};
 use axum::serve::ListenerExt;
 use clap::Parser;
 use serde_json::{Value, json};
-use std::convert::Infallible;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -53,10 +60,44 @@ struct Args {
     /// Runtime worker threads (1 = a current-thread runtime, the cheapest).
     #[arg(long, default_value_t = 1)]
     threads: usize,
+    /// Delay of models whose name contains `slow`, in ms.
+    #[arg(long, default_value_t = 300)]
+    slow_ms: u64,
+    /// The `retry-after-ms` of a 429 (models whose name contains `error429`).
+    #[arg(long, default_value_t = 50)]
+    retry_after_ms: u64,
+}
+
+/// What a request's model name asks of this upstream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Behaviour {
+    Normal,
+    Slow,
+    Error500,
+    Error429,
+    Broken,
+}
+
+impl Behaviour {
+    fn of(model: &str) -> Behaviour {
+        if model.contains("error500") {
+            Behaviour::Error500
+        } else if model.contains("error429") {
+            Behaviour::Error429
+        } else if model.contains("broken") {
+            Behaviour::Broken
+        } else if model.contains("slow") {
+            Behaviour::Slow
+        } else {
+            Behaviour::Normal
+        }
+    }
 }
 
 struct Fake {
     response_delay: Duration,
+    slow_delay: Duration,
+    retry_after_ms: u64,
     chunks: u32,
     chunk_delay: Duration,
     reply: String,
@@ -134,6 +175,8 @@ fn main() -> std::io::Result<()> {
 async fn serve(args: Args) -> std::io::Result<()> {
     let fake = Arc::new(Fake {
         response_delay: Duration::from_millis(args.response_delay_ms),
+        slow_delay: Duration::from_millis(args.slow_ms),
+        retry_after_ms: args.retry_after_ms,
         chunks: args.chunks,
         chunk_delay: Duration::from_millis(args.chunk_delay_ms),
         reply: reply_text(args.reply_bytes),
@@ -191,6 +234,33 @@ async fn chat(State(fake): State<Arc<Fake>>, body: Bytes) -> Response {
     if !req.get("messages").is_some_and(Value::is_array) {
         return bad_request("missing required parameter: 'messages'");
     }
+    let behaviour = Behaviour::of(&model);
+    match behaviour {
+        Behaviour::Error500 => {
+            return json_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &json!({"error": {"message": "The server had an error while processing your request. Sorry about that!",
+                    "type": "server_error", "param": null, "code": null}}),
+            );
+        }
+        Behaviour::Error429 => {
+            let mut resp = json_response(
+                StatusCode::TOO_MANY_REQUESTS,
+                &json!({"error": {"message": "Rate limit reached for requests. Please try again later.",
+                    "type": "requests", "param": null, "code": "rate_limit_exceeded"}}),
+            );
+            let h = resp.headers_mut();
+            h.insert("retry-after-ms", fake.retry_after_ms.into());
+            h.insert("x-ratelimit-remaining-requests", 0.into());
+            return resp;
+        }
+        Behaviour::Normal | Behaviour::Slow | Behaviour::Broken => {}
+    }
+    let delay = if behaviour == Behaviour::Slow {
+        fake.slow_delay
+    } else {
+        fake.response_delay
+    };
     let stream = req.get("stream").and_then(Value::as_bool).unwrap_or(false);
     let include_usage = req
         .pointer("/stream_options/include_usage")
@@ -201,15 +271,14 @@ async fn chat(State(fake): State<Arc<Fake>>, body: Bytes) -> Response {
     let n = fake.seq.fetch_add(1, Ordering::Relaxed);
     let id = format!("chatcmpl-fake{n:016x}");
     if stream {
-        return sse(fake, id, model, prompt_tokens, include_usage);
+        let broken = behaviour == Behaviour::Broken;
+        return sse(fake, id, model, prompt_tokens, include_usage, delay, broken);
     }
-    if !fake.response_delay.is_zero() {
-        tokio::time::sleep(fake.response_delay).await;
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
     }
     let completion_tokens = (fake.reply.len() / 4).max(1) as u64;
-    json_response(
-        StatusCode::OK,
-        &json!({
+    let answer = json!({
             "id": id,
             "object": "chat.completion",
             "created": now_unix(),
@@ -226,8 +295,22 @@ async fn chat(State(fake): State<Arc<Fake>>, body: Bytes) -> Response {
                 "completion_tokens": completion_tokens,
                 "total_tokens": prompt_tokens + completion_tokens
             }
-        }),
-    )
+    });
+    if behaviour == Behaviour::Broken {
+        // Half the body, then the connection drops.
+        let mut bytes = serde_json::to_vec(&answer).unwrap_or_default();
+        bytes.truncate(bytes.len() / 2);
+        let parts = futures_util::stream::iter([
+            Ok(Bytes::from(bytes)),
+            Err(std::io::Error::other("fake upstream: broken on purpose")),
+        ]);
+        return Response::builder()
+            .status(StatusCode::OK)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from_stream(parts))
+            .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response());
+    }
+    json_response(StatusCode::OK, &answer)
 }
 
 /// Events of one streamed answer, in order: role chunk, `chunks` content
@@ -240,6 +323,10 @@ struct Events {
     prompt_tokens: u64,
     include_usage: bool,
     next: u32,
+    /// Before the first event.
+    delay: Duration,
+    /// Drop the connection after two content chunks.
+    broken: bool,
 }
 
 impl Events {
@@ -299,7 +386,7 @@ impl Events {
     /// chunk delay between content chunks.
     fn delay_before(&self, i: u32) -> Duration {
         if i == 0 {
-            self.fake.response_delay
+            self.delay
         } else if i >= 2 && i <= self.fake.chunks {
             self.fake.chunk_delay
         } else {
@@ -314,6 +401,8 @@ fn sse(
     model: String,
     prompt_tokens: u64,
     include_usage: bool,
+    delay: Duration,
+    broken: bool,
 ) -> Response {
     let events = Events {
         fake,
@@ -323,16 +412,23 @@ fn sse(
         prompt_tokens,
         include_usage,
         next: 0,
+        delay,
+        broken,
     };
     let stream = futures_util::stream::unfold(events, |mut ev| async move {
         let i = ev.next;
+        if ev.broken && i == 3 {
+            ev.next = u32::MAX;
+            let cut = std::io::Error::other("fake upstream: broken on purpose");
+            return Some((Err(cut), ev));
+        }
         let d = ev.delay_before(i);
         if !d.is_zero() {
             tokio::time::sleep(d).await;
         }
         let bytes = ev.event(i)?;
         ev.next += 1;
-        Some((Ok::<_, Infallible>(bytes), ev))
+        Some((Ok::<_, std::io::Error>(bytes), ev))
     });
     Response::builder()
         .status(StatusCode::OK)

@@ -17,6 +17,8 @@
 //! - [`health`]: backend states from probes and call outcomes.
 //! - [`memory`]: salted hashes of sensitive exchanges, so resent history stays sensitive.
 //! - [`config`]: TOML + env into the trusted `Config`.
+//! - `fuzz` (tests and the `fuzzing` feature only): fuzz targets for every
+//!   parser of untrusted bytes.
 
 pub mod affinity;
 pub mod anthropic_api;
@@ -28,6 +30,8 @@ pub mod classify;
 pub mod config;
 pub mod cost;
 pub mod eval;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzz;
 pub mod health;
 pub mod memory;
 pub mod openai;

@@ -5,7 +5,7 @@
 
 mod body;
 
-pub use body::Body;
+pub use body::{Body, BodyError};
 
 use serde_json::{Map, Value};
 

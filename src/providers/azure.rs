@@ -63,11 +63,7 @@ pub async fn chat(
     )
     .await?;
     if req.stream {
-        let framer = Chunks {
-            decoder: SseDecoder::new(call.limits.max_event_bytes),
-            started: false,
-            done: false,
-        };
+        let framer = stream_framer(call.limits.max_event_bytes);
         open_stream(resp, framer, call).await.map(Reply::Stream)
     } else {
         let body = read_body(resp, call, call.limits.max_response_bytes).await?;
@@ -227,6 +223,15 @@ fn chunk(data: &str) -> Chunk {
     }
 }
 
+/// The framer of a streamed answer (also driven by the fuzz targets).
+pub(crate) fn stream_framer(max_event_bytes: usize) -> impl Framer {
+    Chunks {
+        decoder: SseDecoder::new(max_event_bytes),
+        started: false,
+        done: false,
+    }
+}
+
 /// Re-frames Azure's SSE chunks as OpenAI's, dropping Azure-only ones.
 struct Chunks {
     decoder: SseDecoder,
@@ -236,7 +241,9 @@ struct Chunks {
 
 impl Framer for Chunks {
     fn push(&mut self, bytes: &[u8], out: &mut BytesMut) -> Result<(), String> {
-        self.decoder.push(bytes).map_err(|e| e.to_string())?;
+        // Events completed before a framing error still count, so the
+        // outcome does not depend on where the chunks were cut.
+        let pushed = self.decoder.push(bytes);
         while let Some(ev) = self.decoder.next_event() {
             if ev.data.trim() == "[DONE]" {
                 self.done = true;
@@ -263,7 +270,7 @@ impl Framer for Chunks {
             }
             self.started = true;
         }
-        Ok(())
+        pushed.map_err(|e| e.to_string())
     }
 
     fn started(&self) -> bool {

@@ -26,12 +26,7 @@ pub async fn chat(
     )
     .await?;
     if req.stream {
-        let framer = PassThrough {
-            comments: 0,
-            decoder: SseDecoder::new(call.limits.max_event_bytes),
-            started: false,
-            done: false,
-        };
+        let framer = stream_framer(call.limits.max_event_bytes);
         open_stream(resp, framer, call).await.map(Reply::Stream)
     } else {
         let body = read_body(resp, call, call.limits.max_response_bytes).await?;
@@ -85,6 +80,16 @@ fn check_json(body: &[u8], call: &Call<'_>) -> Result<(), DispatchError> {
         })
 }
 
+/// The framer of a streamed answer (also driven by the fuzz targets).
+pub(crate) fn stream_framer(max_event_bytes: usize) -> impl Framer {
+    PassThrough {
+        comments: 0,
+        decoder: SseDecoder::new(max_event_bytes),
+        started: false,
+        done: false,
+    }
+}
+
 /// Forwards upstream SSE events as they complete, each one checked: its
 /// data must be JSON (or `[DONE]`), so that a backend sending garbage ends
 /// the stream with an error event (or, before the first event, is passed
@@ -100,7 +105,9 @@ struct PassThrough {
 
 impl Framer for PassThrough {
     fn push(&mut self, chunk: &[u8], out: &mut BytesMut) -> Result<(), String> {
-        self.decoder.push(chunk).map_err(|e| e.to_string())?;
+        // Events completed before a framing error in this chunk still go
+        // out first, so the outcome does not depend on where chunks are cut.
+        let framed = self.decoder.push(chunk).map_err(|e| e.to_string());
         for _ in self.comments..self.decoder.comments() {
             out.extend_from_slice(b": keep-alive\n\n");
         }
@@ -132,7 +139,7 @@ impl Framer for PassThrough {
             }
             out.extend_from_slice(b"\n");
         }
-        Ok(())
+        framed
     }
 
     fn started(&self) -> bool {

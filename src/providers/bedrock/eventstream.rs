@@ -238,9 +238,9 @@ fn parse_headers(mut b: &[u8]) -> Result<Vec<(String, HeaderValue)>, FrameError>
     Ok(out)
 }
 
-/// Encodes one message (for tests and fakes of this crate; the gateway
-/// never sends event streams).
-#[cfg(test)]
+/// Encodes one message (for tests, fakes and fuzzing; the gateway never
+/// sends event streams).
+#[cfg(any(test, feature = "fuzzing"))]
 pub fn encode(headers: &[(&str, HeaderValue)], payload: &[u8]) -> Vec<u8> {
     use bytes::BufMut;
     let mut h = Vec::new();

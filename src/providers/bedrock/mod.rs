@@ -155,11 +155,13 @@ pub async fn chat(
     let resp = post(http, call, &url, bytes, req.stream).await?;
     let id = chat_id(call);
     if req.stream {
-        let framer = Events {
-            decoder: eventstream::Decoder::new(call.limits.max_event_bytes),
-            chat: convert::ChunkStream::new(&id, call.created, call.model, req.include_usage),
-            started: false,
-        };
+        let framer = stream_framer(
+            call.limits.max_event_bytes,
+            &id,
+            call.created,
+            call.model,
+            req.include_usage,
+        );
         open_stream(resp, framer, call).await.map(Reply::Stream)
     } else {
         let body = read_body(resp, call, call.limits.max_response_bytes).await?;
@@ -298,6 +300,21 @@ fn protocol(call: &Call<'_>, what: &str) -> DispatchError {
     DispatchError::Protocol {
         backend: call.backend.name.clone(),
         message: format!("the response is {what}"),
+    }
+}
+
+/// The framer of a streamed answer (also driven by the fuzz targets).
+pub(crate) fn stream_framer(
+    max_event_bytes: usize,
+    id: &str,
+    created: u64,
+    model: &str,
+    include_usage: bool,
+) -> impl Framer {
+    Events {
+        decoder: eventstream::Decoder::new(max_event_bytes),
+        chat: convert::ChunkStream::new(id, created, model, include_usage),
+        started: false,
     }
 }
 

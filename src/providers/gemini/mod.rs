@@ -87,12 +87,13 @@ pub async fn chat(
     let resp = post(http, call, &url, bytes, req.stream).await?;
     let id = chat_id(call);
     if req.stream {
-        let framer = Events {
-            decoder: SseDecoder::new(call.limits.max_event_bytes),
-            chat: convert::ChunkStream::new(&id, call.created, call.model, req.include_usage),
-            started: false,
-            refusal: None,
-        };
+        let framer = stream_framer(
+            call.limits.max_event_bytes,
+            &id,
+            call.created,
+            call.model,
+            req.include_usage,
+        );
         open_stream(resp, framer, call).await.map(Reply::Stream)
     } else {
         let body = read_body(resp, call, call.limits.max_response_bytes).await?;
@@ -168,6 +169,22 @@ fn protocol(call: &Call<'_>) -> DispatchError {
     DispatchError::Protocol {
         backend: call.backend.name.clone(),
         message: "the response is not valid JSON".into(),
+    }
+}
+
+/// The framer of a streamed answer (also driven by the fuzz targets).
+pub(crate) fn stream_framer(
+    max_event_bytes: usize,
+    id: &str,
+    created: u64,
+    model: &str,
+    include_usage: bool,
+) -> impl Framer {
+    Events {
+        decoder: SseDecoder::new(max_event_bytes),
+        chat: convert::ChunkStream::new(id, created, model, include_usage),
+        started: false,
+        refusal: None,
     }
 }
 

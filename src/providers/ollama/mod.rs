@@ -32,11 +32,13 @@ pub async fn chat(
     let resp = post(http, call, &url, bytes, false).await?;
     let id = chat_id(call);
     if req.stream {
-        let framer = Ndjson {
-            lines: NdjsonSplitter::new(call.limits.max_event_bytes),
-            chat: convert::ChatStream::new(&id, call.created, call.model, req.include_usage),
-            started: false,
-        };
+        let framer = stream_framer(
+            call.limits.max_event_bytes,
+            &id,
+            call.created,
+            call.model,
+            req.include_usage,
+        );
         open_stream(resp, framer, call).await.map(Reply::Stream)
     } else {
         let body = read_body(resp, call, call.limits.max_response_bytes).await?;
@@ -92,6 +94,21 @@ fn upstream(call: &Call<'_>, e: ConvertError) -> DispatchError {
     }
 }
 
+/// The framer of a streamed answer (also driven by the fuzz targets).
+pub(crate) fn stream_framer(
+    max_event_bytes: usize,
+    id: &str,
+    created: u64,
+    model: &str,
+    include_usage: bool,
+) -> impl Framer {
+    Ndjson {
+        lines: NdjsonSplitter::new(max_event_bytes),
+        chat: convert::ChatStream::new(id, created, model, include_usage),
+        started: false,
+    }
+}
+
 /// NDJSON lines from `/api/chat` to OpenAI SSE chunks.
 struct Ndjson {
     lines: NdjsonSplitter,
@@ -118,14 +135,16 @@ impl Framer for Ndjson {
         if self.chat.is_done() {
             return Ok(());
         }
-        self.lines.push(chunk).map_err(|e| e.to_string())?;
+        // Lines completed before a framing error still count, so the
+        // outcome does not depend on where the chunks were cut.
+        let pushed = self.lines.push(chunk);
         while let Some(line) = self.lines.next_line() {
             self.emit_line(&line, out)?;
             if self.chat.is_done() {
-                break;
+                return Ok(());
             }
         }
-        Ok(())
+        pushed.map_err(|e| e.to_string())
     }
 
     fn started(&self) -> bool {
