@@ -25,10 +25,20 @@ pub struct AppState {
     pub volume: Arc<crate::volume::Volume>,
     /// Measured latency and conversation stickiness (candidate order only).
     pub affinity: crate::affinity::Affinity,
+    /// Per-request records to metrics, logs and sinks.
+    pub observer: crate::observe::Observer,
 }
 
 impl AppState {
     pub fn new(config: Config) -> std::io::Result<AppState> {
+        AppState::with_sinks(config, Vec::new())
+    }
+
+    /// As `new`, with extra consumers of the per-request records.
+    pub fn with_sinks(
+        config: Config,
+        sinks: Vec<Arc<dyn crate::observe::Sink>>,
+    ) -> std::io::Result<AppState> {
         let http = crate::providers::client(&config.timeouts).map_err(std::io::Error::other)?;
         let health = Arc::new(Health::new(&config));
         let redis =
@@ -44,7 +54,9 @@ impl AppState {
             ),
         };
         let scanner = Scanner::with_options(&config.scan);
+        let observer = crate::observe::Observer::new(crate::observe::Metrics::new(&config), sinks);
         Ok(AppState {
+            observer,
             memory,
             config: Arc::new(config),
             scanner,
@@ -64,8 +76,17 @@ pub struct App {
 impl App {
     /// Binds `server.listen` and prepares the state. Nothing is probed yet.
     pub async fn build(config: Config) -> std::io::Result<App> {
+        App::build_with_sinks(config, Vec::new()).await
+    }
+
+    /// As `build`, with extra consumers of the per-request records (the
+    /// audit store, tests).
+    pub async fn build_with_sinks(
+        config: Config,
+        sinks: Vec<Arc<dyn crate::observe::Sink>>,
+    ) -> std::io::Result<App> {
         let listener = TcpListener::bind(config.server.listen).await?;
-        let state = Arc::new(AppState::new(config)?);
+        let state = Arc::new(AppState::with_sinks(config, sinks)?);
         Ok(App { listener, state })
     }
 

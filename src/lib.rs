@@ -14,6 +14,7 @@
 //! - [`providers`]: per-protocol adapters and the transport (timeouts, streams).
 //! - [`health`]: backend states from probes and call outcomes.
 //! - [`memory`]: salted hashes of sensitive exchanges, so resent history stays sensitive.
+//! - [`observe`]: one record per request, fed to metrics, logs and sinks.
 //! - [`config`]: TOML + env into the trusted `Config`.
 
 pub mod affinity;
@@ -25,6 +26,7 @@ pub mod cost;
 pub mod eval;
 pub mod health;
 pub mod memory;
+pub mod observe;
 pub mod openai;
 pub mod pipeline;
 pub mod providers;

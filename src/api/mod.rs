@@ -2,11 +2,17 @@
 //! gateway-key auth), and handlers that hand parsed requests to the pipeline
 //! and turn its outcome into JSON or SSE responses with decision headers.
 //! Handlers hold no routing logic; errors become responses only in `error`.
+//! The middleware opens each request's span and emits its record
+//! (`observe`) once the answer is known; `/metrics` serves the counts.
 
 mod error;
+mod serve;
 mod tap;
 
-use crate::volume::{Count, Dim};
+use crate::observe::{Endpoint, Outcome, Record};
+use crate::volume::Dim;
+use serve::{Deferred, Draft, failed};
+use tracing::Instrument;
 
 pub use error::ApiError;
 
@@ -15,10 +21,9 @@ use crate::classify::Floor;
 use crate::config::{BackendId, Config};
 use crate::openai::{ChatRequest, EmbeddingsRequest};
 use crate::pipeline::{self, Assessment, Caller};
-use crate::providers::{self, Call, Forward, Job, Limits, Reply};
-use crate::route::Decision;
+use crate::providers::{Forward, Job, Limits};
 use crate::types::Level;
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
@@ -26,6 +31,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
+use secrecy::ExposeSecret;
 use serde_json::json;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -49,6 +55,9 @@ pub struct Ctx {
     /// Index into `config.keys` of the key that authenticated the request.
     pub key: Option<usize>,
     pub started: Instant,
+    pub endpoint: Endpoint,
+    /// The request's span: the stream tap emits the record inside it.
+    pub span: tracing::Span,
 }
 
 pub fn router(state: Arc<AppState>) -> Router {
@@ -64,6 +73,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
         .merge(v1)
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
@@ -125,22 +135,59 @@ fn authenticate(config: &Config, headers: &HeaderMap) -> Result<Option<usize>, A
     found.map(Some).ok_or(ApiError::InvalidApiKey)
 }
 
+/// The record of a request no handler described (auth failures, routes
+/// that keep no record of their own): who asked and how it ended.
+fn bare_record(app: &AppState, ctx_id: &str, endpoint: Endpoint, key: Option<usize>) -> Record {
+    Record {
+        request_id: ctx_id.to_owned(),
+        unix_ms: unix_now_ms(),
+        endpoint,
+        key: key.map(|i| app.config.keys[i].name.clone()),
+        ..Record::default()
+    }
+}
+
 async fn context(State(app): State<Arc<AppState>>, mut req: Request, next: Next) -> Response {
+    let started = Instant::now();
     let id = request_id(req.headers());
-    let mut resp = match authenticate(&app.config, req.headers()) {
+    let endpoint = Endpoint::from_path(req.uri().path());
+    let span = crate::observe::request_span(&id, endpoint);
+    #[cfg(feature = "otel")]
+    crate::observe::otel::set_parent(&span, req.headers());
+    app.observer.begin();
+    let (key, mut resp) = match authenticate(&app.config, req.headers()) {
         Ok(key) => {
+            if let Some(i) = key {
+                span.record("key", app.config.keys[i].name.as_str());
+            }
             req.extensions_mut().insert(Ctx {
                 request_id: id.clone(),
                 key,
-                started: Instant::now(),
+                started,
+                endpoint,
+                span: span.clone(),
             });
-            next.run(req).await
+            (key, next.run(req).instrument(span.clone()).await)
         }
-        Err(e) => {
-            tracing::info!(request_id = %id, "rejected: invalid or missing gateway key");
-            e.into_response()
-        }
+        Err(e) => (
+            None,
+            failed(e, bare_record(&app, &id, endpoint, None), None),
+        ),
     };
+    if resp.extensions().get::<Deferred>().is_none() {
+        let status = resp.status().as_u16();
+        let mut rec = match resp.extensions_mut().remove::<Draft>() {
+            Some(Draft(rec)) => *rec,
+            None => Record {
+                outcome: Outcome::from_status(status),
+                ..bare_record(&app, &id, endpoint, key)
+            },
+        };
+        rec.status = status;
+        rec.latency = started.elapsed();
+        rec.overhead = rec.latency.saturating_sub(rec.upstream);
+        app.observer.emit(&span, rec);
+    }
     if let Ok(v) = HeaderValue::from_str(&id) {
         resp.headers_mut().insert(H_REQUEST_ID, v);
     }
@@ -206,6 +253,13 @@ fn limits(config: &Config) -> Limits {
         max_response_bytes: config.server.max_response_bytes,
         max_event_bytes: config.server.max_event_bytes,
     }
+}
+
+fn unix_now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
 }
 
 fn unix_now() -> u64 {
@@ -300,9 +354,10 @@ async fn chat(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let rec = bare_record(&app, &ctx.request_id, ctx.endpoint, ctx.key);
     match prepare(&app, &ctx, &headers, body, CHAT).await {
-        Ok((req, a)) => serve(&app, &ctx, &headers, &a, Job::Chat(&req)).await,
-        Err(e) => e.into_response(),
+        Ok((req, a)) => serve::serve(&app, &ctx, &headers, &a, Job::Chat(&req), rec).await,
+        Err(e) => failed(e, rec, None),
     }
 }
 
@@ -312,334 +367,13 @@ async fn embeddings(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let rec = bare_record(&app, &ctx.request_id, ctx.endpoint, ctx.key);
     match prepare(&app, &ctx, &headers, body, EMBEDDINGS).await {
         // Vectors from different models are incompatible: the candidates
         // are the one requested model (or the embeddings pool), never a reroute.
-        Ok((req, a)) => serve(&app, &ctx, &headers, &a, Job::Embeddings(&req)).await,
-        Err(e) => e.into_response(),
+        Ok((req, a)) => serve::serve(&app, &ctx, &headers, &a, Job::Embeddings(&req), rec).await,
+        Err(e) => failed(e, rec, None),
     }
-}
-
-/// `x-airlock-max-latency-ms`: prefer backends measured under it.
-fn max_latency_ms(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
-    let Some(v) = headers.get("x-airlock-max-latency-ms") else {
-        return Ok(None);
-    };
-    v.to_str()
-        .ok()
-        .and_then(|s| s.trim().parse::<u64>().ok())
-        .map(Some)
-        .ok_or_else(|| ApiError::InvalidRequest {
-            message: "x-airlock-max-latency-ms must be a whole number of milliseconds".into(),
-            param: Some("x-airlock-max-latency-ms".into()),
-        })
-}
-
-/// What serving records once an answer is known: its tokens and spend in
-/// the volume counters, and a sensitive exchange's answer in memory.
-struct Recorder {
-    app: Arc<AppState>,
-    dims: Arc<[Dim]>,
-    key: Option<String>,
-    level: crate::types::Level,
-    is_chat: bool,
-    prompt_tokens: u64,
-    /// The price of the model that answered (cloud backends).
-    price: Option<crate::config::Price>,
-}
-
-impl Recorder {
-    fn record(&self, answer: &tap::Answer) {
-        let (input_tokens, output_tokens) = answer.tokens(self.prompt_tokens);
-        // Prices are USD per million tokens: one token costs `price` µUSD.
-        let spend = self.price.map_or(0.0, |p| {
-            let cached = answer.cached_tokens.unwrap_or(0).min(input_tokens);
-            (input_tokens - cached) as f64 * p.input
-                + cached as f64 * p.cached_input
-                + output_tokens as f64 * p.output
-        });
-        self.app.volume.record(
-            &self.dims,
-            Count {
-                requests: 0,
-                input_tokens,
-                output_tokens,
-                spend_micro_usd: spend.round() as u64,
-            },
-        );
-        if self.is_chat && self.level > crate::types::Level::Public && !answer.text.is_empty() {
-            self.app.memory.remember(
-                self.key.as_deref(),
-                self.level,
-                [(crate::openai::Role::Assistant, answer.text.as_str())],
-            );
-        }
-    }
-}
-
-/// Sends the request to the decided candidates in order, falling back only
-/// on retryable failures before the first byte, and answers.
-async fn serve(
-    app: &Arc<AppState>,
-    ctx: &Ctx,
-    headers: &HeaderMap,
-    a: &Assessment,
-    job: Job<'_>,
-) -> Response {
-    // A bad header is refused before anything is counted or sent.
-    let max_latency = match max_latency_ms(headers) {
-        Ok(v) => v,
-        Err(e) => return e.into_response(),
-    };
-    let decision = match &a.decision {
-        Ok(d) => d,
-        Err(e) => {
-            let err = ApiError::from(e.clone());
-            log_outcome(ctx, a, None, err.status().as_u16());
-            return error_with(err, Some(a));
-        }
-    };
-    let key = key_name(app, ctx);
-    let dims: Arc<[Dim]> = [
-        Some(Dim::Task(a.complexity.task)),
-        Some(Dim::Rule(decision.rule.clone())),
-        key.map(|k| Dim::Key(k.to_owned())),
-        Some(Dim::All),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
-    app.volume.record(
-        &dims,
-        Count {
-            requests: 1,
-            ..Count::default()
-        },
-    );
-    let level = a.sensitivity.level;
-    let is_chat = matches!(job, Job::Chat(_));
-    let prompt_tokens = a.complexity.prompt_tokens;
-    if let Job::Chat(req) = job
-        && level > crate::types::Level::Public
-    {
-        let (segments, _) = req.segments();
-        // Texts with findings are caught again by the scan when resent (and
-        // can be redacted); memory is for the rest of the exchange.
-        let has_finding = |s: &crate::openai::Segment<'_>| {
-            a.sensitivity
-                .findings
-                .iter()
-                .any(|f| (f.message, f.part, f.field) == (s.message, s.part, s.field))
-        };
-        app.memory.remember(
-            key,
-            level,
-            segments
-                .iter()
-                .filter(|s| !has_finding(s))
-                .map(|s| (s.role, s.text)),
-        );
-    }
-    // Redaction: what leaves is the request with placeholders; the answer
-    // gets the originals back.
-    let redacted = match job {
-        Job::Chat(req) if decision.redact => Some(crate::redact::redact(
-            req,
-            &a.sensitivity.findings,
-            &app.config.detectors,
-        )),
-        _ => None,
-    };
-    let job = match &redacted {
-        Some((req, _)) => Job::Chat(req),
-        None => job,
-    };
-    let fwd = forward(ctx, headers);
-    let conversation = match job {
-        Job::Chat(req) => app.affinity.conversation(key, &req.segments().0),
-        Job::Embeddings(_) => None,
-    };
-    let order = app
-        .affinity
-        .order(&decision.candidates, max_latency, conversation);
-    let mut last: Option<providers::DispatchError> = None;
-    for target in &order {
-        let backend = app.config.backend(target.backend);
-        let call = Call {
-            backend,
-            model: &target.model,
-            forward: &fwd,
-            limits: limits(&app.config),
-            created: unix_now(),
-        };
-        let mut attempt = 0;
-        let (sent, outcome) = loop {
-            let sent = std::time::Instant::now();
-            let outcome = providers::send(&app.http, &call, job).await;
-            // Nothing has reached the client yet: the same backend may be
-            // tried again after a wait, before the next one.
-            let wait = match &outcome {
-                Err(e) if attempt + 1 < app.config.retries.attempts => {
-                    e.retry_wait(attempt, &app.config.retries)
-                }
-                _ => None,
-            };
-            match (wait, outcome) {
-                (Some(w), Err(e)) => {
-                    tracing::warn!(request_id = %ctx.request_id, backend = %backend.name, error = e.label(), attempt, wait_ms = w.as_millis() as u64, "backend call failed; retrying");
-                    tokio::time::sleep(w).await;
-                    attempt += 1;
-                }
-                (_, outcome) => break (sent, outcome),
-            }
-        };
-        match outcome {
-            Ok(reply) => {
-                app.health.mark(target.backend, true);
-                app.affinity.observe(target, sent.elapsed());
-                if let Some(c) = conversation {
-                    app.affinity.stick(c, target);
-                }
-                let recorder = Recorder {
-                    app: Arc::clone(app),
-                    dims: Arc::clone(&dims),
-                    key: key.map(str::to_owned),
-                    level,
-                    is_chat,
-                    prompt_tokens,
-                    price: (backend.tier != crate::types::Tier::Local)
-                        .then(|| backend.prices.get(&target.model).copied())
-                        .flatten(),
-                };
-                let mut resp = match reply {
-                    Reply::Json(bytes) => {
-                        let bytes = match &redacted {
-                            Some((_, restorer)) => restore_json(bytes, restorer),
-                            None => bytes,
-                        };
-                        recorder.record(&tap::json_answer(&bytes));
-                        ([(header::CONTENT_TYPE, "application/json")], bytes).into_response()
-                    }
-                    Reply::Stream(stream) => {
-                        let stream = match &redacted {
-                            Some((_, restorer)) => crate::redact::restore_sse(
-                                stream,
-                                restorer.clone(),
-                                app.config.server.max_event_bytes,
-                            ),
-                            None => stream,
-                        };
-                        let stream = tap::tap_stream(
-                            stream,
-                            app.config.server.max_event_bytes,
-                            move |answer| recorder.record(&answer),
-                        );
-                        (
-                            [
-                                (header::CONTENT_TYPE, "text/event-stream"),
-                                (header::CACHE_CONTROL, "no-cache"),
-                                (HeaderName::from_static("x-accel-buffering"), "no"),
-                            ],
-                            Body::from_stream(stream),
-                        )
-                            .into_response()
-                    }
-                };
-                decision_headers(resp.headers_mut(), &app.config, a, decision, target);
-                if let Some((_, restorer)) = &redacted {
-                    set(resp.headers_mut(), H_REDACTED, &restorer.len().to_string());
-                }
-                log_outcome(ctx, a, Some((&app.config, target)), 200);
-                return resp;
-            }
-            Err(e) => {
-                if e.marks_down() {
-                    app.health.mark(target.backend, false);
-                }
-                let retry = e.is_retryable();
-                let status = match &e {
-                    providers::DispatchError::Status { status, .. }
-                    | providers::DispatchError::Rejected { status, .. } => *status,
-                    _ => 0,
-                };
-                tracing::warn!(request_id = %ctx.request_id, backend = %backend.name, error = e.label(), status, retry, "backend call failed");
-                last = Some(e);
-                if !retry {
-                    break;
-                }
-            }
-        }
-    }
-    let err = last
-        .map(ApiError::from)
-        .unwrap_or(ApiError::NoEligibleBackend {
-            message: "no eligible backend".into(),
-        });
-    log_outcome(ctx, a, None, err.status().as_u16());
-    error_with(err, Some(a))
-}
-
-/// Puts the originals back into a JSON answer.
-fn restore_json(bytes: Bytes, restorer: &crate::redact::Restorer) -> Bytes {
-    match serde_json::from_slice::<serde_json::Value>(&bytes) {
-        Ok(mut v) => {
-            if let Some(choices) = v.get_mut("choices") {
-                restorer.restore_value(choices);
-            }
-            serde_json::to_vec(&v).map(Bytes::from).unwrap_or(bytes)
-        }
-        Err(_) => bytes,
-    }
-}
-
-fn decision_headers(
-    h: &mut HeaderMap,
-    config: &Config,
-    a: &Assessment,
-    d: &Decision,
-    target: &crate::config::Target,
-) {
-    let b = config.backend(target.backend);
-    set(h, H_TIER, b.tier.as_str());
-    set(h, H_BACKEND, &b.name);
-    set(h, H_MODEL, &target.model);
-    set(h, H_SENSITIVITY, a.sensitivity.level.as_str());
-    set(h, H_RULE, &d.rule);
-    if d.offline_fallback {
-        set(h, H_OFFLINE, "true");
-    }
-    if d.budget_downgraded {
-        set(h, H_BUDGET, "downgraded");
-    }
-}
-
-fn log_outcome(
-    ctx: &Ctx,
-    a: &Assessment,
-    served: Option<(&Config, &crate::config::Target)>,
-    status: u16,
-) {
-    let (backend, tier, model) = served
-        .map(|(c, t)| {
-            let b = c.backend(t.backend);
-            (b.name.as_str(), b.tier.as_str(), t.model.as_str())
-        })
-        .unwrap_or(("-", "-", "-"));
-    let rule = a.decision.as_ref().map(|d| d.rule.as_str()).unwrap_or("-");
-    tracing::info!(
-        request_id = %ctx.request_id,
-        level = a.sensitivity.level.as_str(),
-        findings = a.sensitivity.findings.len(),
-        task = a.complexity.task.as_str(),
-        complexity = a.complexity.score,
-        rule,
-        backend,
-        tier,
-        model,
-        status,
-        elapsed_us = ctx.started.elapsed().as_micros() as u64,
-        "request"
-    );
 }
 
 async fn explain(
@@ -648,15 +382,17 @@ async fn explain(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let mut rec = bare_record(&app, &ctx.request_id, ctx.endpoint, ctx.key);
     let a = match prepare(&app, &ctx, &headers, body, CHAT).await {
         Ok((_, a)) => a,
-        Err(e) => return e.into_response(),
+        Err(e) => return failed(e, rec, None),
     };
+    serve::assessed(&mut rec, &a);
     let mut doc = pipeline::explain_json(&app.config, &a);
     doc["request_id"] = json!(ctx.request_id);
     // Where the counts come from: this process, or Redis shared by replicas.
     doc["volume"]["redis"] = json!(app.volume.redis_state());
-    Json(doc).into_response()
+    serve::with_record(Json(doc).into_response(), rec)
 }
 
 /// `airlock cost` for the running gateway: per task kind, volume, cloud and
@@ -696,6 +432,32 @@ async fn models(State(app): State<Arc<AppState>>) -> Response {
         }
     }
     Json(json!({"object": "list", "data": data})).into_response()
+}
+
+/// `GET /metrics`: OpenMetrics text. Open unless `[metrics] token_env` (or
+/// `token_file`) names a bearer token; 404 with `enabled = false`. Not a
+/// `/v1` route, so scrapes are not counted as requests.
+async fn metrics(State(app): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    let settings = &app.config.metrics;
+    if !settings.enabled {
+        return ApiError::NotFound.into_response();
+    }
+    if let Some(token) = &settings.token {
+        let want = crate::config::key_sha256(token.expose_secret().as_bytes());
+        let ok = presented_key(&headers)
+            .is_some_and(|k| same_secret(&crate::config::key_sha256(k.as_bytes()), &want));
+        if !ok {
+            return ApiError::InvalidApiKey.into_response();
+        }
+    }
+    match app.observer.metrics.render(&app.health) {
+        Ok(text) => (
+            [(header::CONTENT_TYPE, crate::observe::metrics::CONTENT_TYPE)],
+            text,
+        )
+            .into_response(),
+        Err(_) => ApiError::Internal.into_response(),
+    }
 }
 
 async fn healthz() -> Response {

@@ -329,6 +329,7 @@ pub(super) fn check(raw: RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Che
         budgets: check_budgets(&mut c, &raw.budgets),
         offline_pool,
         state: check_state(&mut c, &raw.state),
+        metrics: check_metrics(&mut c, &raw.metrics, env),
     };
     Checked {
         config,
@@ -499,6 +500,40 @@ fn check_budgets(c: &mut Checker, b: &super::raw::RawBudgets) -> super::Budgets 
     super::Budgets {
         monthly_usd: b.monthly_usd,
         on_exceeded,
+    }
+}
+
+/// `[metrics]`: a declared token that cannot be read is an error, so a
+/// scrape endpoint meant to be protected is never served open.
+fn check_metrics(
+    c: &mut Checker,
+    m: &super::raw::RawMetrics,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> super::MetricsSettings {
+    let token = match read_secret(
+        c,
+        "metrics",
+        "token_env",
+        "token_file",
+        m.token_env.as_deref(),
+        m.token_file.as_deref(),
+        env,
+    ) {
+        SecretSource::NotDeclared => None,
+        SecretSource::Present(s) => Some(s),
+        SecretSource::Missing(why) => {
+            if m.enabled {
+                c.err(
+                    "metrics.token_env",
+                    format!("the scrape token is missing ({why})"),
+                );
+            }
+            None
+        }
+    };
+    super::MetricsSettings {
+        enabled: m.enabled,
+        token,
     }
 }
 

@@ -36,6 +36,28 @@ pub struct RawConfig {
     pub economics: RawEconomics,
     #[serde(default)]
     pub budgets: RawBudgets,
+    #[serde(default)]
+    pub metrics: RawMetrics,
+}
+
+/// `[metrics]`: the `GET /metrics` endpoint.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawMetrics {
+    pub enabled: bool,
+    /// Scrapes must send `Authorization: Bearer` with this secret.
+    pub token_env: Option<String>,
+    pub token_file: Option<String>,
+}
+
+impl Default for RawMetrics {
+    fn default() -> Self {
+        RawMetrics {
+            enabled: true,
+            token_env: None,
+            token_file: None,
+        }
+    }
 }
 
 /// `[budgets]`: the global cloud budget and what happens past a budget.
