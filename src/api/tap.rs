@@ -229,6 +229,25 @@ mod tests {
         assert_eq!(bytes, events.concat().into_bytes(), "unchanged");
         let a = got.lock().expect("lock").clone().expect("reported");
         assert_eq!((a.text.as_str(), a.tokens(0)), ("Hello", (7, 2)));
+        assert!(a.ended && a.first_at.is_some() && a.error_code.is_none());
+    }
+
+    #[tokio::test]
+    async fn an_error_event_is_reported_by_code_only() {
+        let got = Arc::new(Mutex::new(None));
+        let g = got.clone();
+        let events = vec![
+            "data: {\"choices\":[{\"delta\":{\"content\":\"Hi\"}}]}\n\n",
+            "data: {\"error\":{\"message\":\"backend x: secret prompt quoted\",\"type\":\"api_error\",\"param\":null,\"code\":\"upstream_timeout\"}}\n\n",
+        ];
+        let _: Vec<_> = tap_stream(stream(events), 1 << 16, move |a| {
+            *g.lock().expect("lock") = Some(a);
+        })
+        .collect()
+        .await;
+        let a = got.lock().expect("lock").clone().expect("reported");
+        assert_eq!(a.error_code.as_deref(), Some("upstream_timeout"));
+        assert!(a.ended);
     }
 
     #[tokio::test]
@@ -247,5 +266,6 @@ mod tests {
         drop(s);
         let a = got.lock().expect("lock").clone().expect("reported on drop");
         assert_eq!(a.text, "partial");
+        assert!(!a.ended, "dropped, not ended");
     }
 }
