@@ -151,15 +151,17 @@ async fn context(State(app): State<Arc<AppState>>, mut req: Request, next: Next)
     let started = Instant::now();
     let id = request_id(req.headers());
     let endpoint = Endpoint::from_path(req.uri().path());
-    let span = crate::observe::request_span(&id, endpoint);
+    let auth = authenticate(&app.config, req.headers());
+    let key_name = auth
+        .as_ref()
+        .ok()
+        .and_then(|k| k.map(|i| app.config.keys[i].name.as_str()));
+    let span = crate::observe::request_span(&id, endpoint, key_name);
     #[cfg(feature = "otel")]
     crate::observe::otel::set_parent(&span, req.headers());
     app.observer.begin();
-    let (key, mut resp) = match authenticate(&app.config, req.headers()) {
+    let (key, mut resp) = match auth {
         Ok(key) => {
-            if let Some(i) = key {
-                span.record("key", app.config.keys[i].name.as_str());
-            }
             req.extensions_mut().insert(Ctx {
                 request_id: id.clone(),
                 key,

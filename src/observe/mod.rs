@@ -238,10 +238,11 @@ impl Observer {
     }
 
     /// Emits a finished record: metrics, one `request` log event inside
-    /// `span`, the decision on the span, then the sinks.
+    /// `span` (with `otel`: the decision on the exported span), then the sinks.
     pub fn emit(&self, span: &Span, record: Record) {
         self.metrics.record(&record);
-        annotate(span, &record);
+        #[cfg(feature = "otel")]
+        otel::annotate(span, &record);
         span.in_scope(|| log(&record));
         for s in &self.sinks {
             s.record(&record);
@@ -249,10 +250,13 @@ impl Observer {
     }
 }
 
-/// The per-request span: its id, endpoint and key at once, the decision
-/// when it is known. `otel.*` fields are read by the OpenTelemetry layer
-/// (feature `otel`) and printed by no other.
-pub fn request_span(request_id: &str, endpoint: Endpoint) -> Span {
+/// The per-request span: its id, endpoint and gateway key. Every event
+/// inside the request carries them; the decision goes in the closing
+/// `request` event (and, with `otel`, on the exported span as attributes),
+/// not into span fields: the JSON formatter re-parses a span's fields on
+/// every `record`, ten microseconds a request for nothing the event lacks.
+/// `otel.*` fields are read by the OpenTelemetry layer and no other.
+pub fn request_span(request_id: &str, endpoint: Endpoint, key: Option<&str>) -> Span {
     macro_rules! span {
         ($($otel:tt)*) => {
             tracing::info_span!(
@@ -260,15 +264,7 @@ pub fn request_span(request_id: &str, endpoint: Endpoint) -> Span {
                 $($otel)*
                 request_id,
                 endpoint = endpoint.as_str(),
-                key = tracing::field::Empty,
-                level = tracing::field::Empty,
-                task = tracing::field::Empty,
-                rule = tracing::field::Empty,
-                tier = tracing::field::Empty,
-                backend = tracing::field::Empty,
-                model = tracing::field::Empty,
-                outcome = tracing::field::Empty,
-                status = tracing::field::Empty,
+                key,
             )
         };
     }
@@ -281,32 +277,6 @@ pub fn request_span(request_id: &str, endpoint: Endpoint) -> Span {
     #[cfg(not(feature = "otel"))]
     let span = span!();
     span
-}
-
-/// Records the decision on the span (the fields the span declared).
-fn annotate(span: &Span, r: &Record) {
-    if let Some(l) = r.level {
-        span.record("level", l.as_str());
-    }
-    if let Some(t) = r.task {
-        span.record("task", t.as_str());
-    }
-    if let Some(rule) = &r.rule {
-        span.record("rule", rule.as_str());
-    }
-    if let Some(t) = r.tier {
-        span.record("tier", t.as_str());
-    }
-    if let Some(b) = &r.backend {
-        span.record("backend", b.as_str());
-    }
-    if let Some(m) = &r.model {
-        span.record("model", m.as_str());
-    }
-    span.record("outcome", r.outcome.as_str());
-    span.record("status", r.status);
-    #[cfg(feature = "otel")]
-    otel::annotate(span, r);
 }
 
 /// `pii:2,secret:1`: categories and counts, never the values.

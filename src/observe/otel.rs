@@ -110,6 +110,19 @@ pub fn annotate(span: &Span, r: &Record) {
         );
     }
     span.set_attribute("http.response.status_code", i64::from(r.status));
+    span.set_attribute("airlock.outcome", r.outcome.as_str());
+    let names = [
+        ("airlock.level", r.level.map(crate::types::Level::as_str)),
+        ("airlock.task", r.task.map(crate::classify::Task::as_str)),
+        ("airlock.rule", r.rule.as_deref()),
+        ("airlock.tier", r.tier.map(crate::types::Tier::as_str)),
+        ("airlock.backend", r.backend.as_deref()),
+    ];
+    for (k, v) in names {
+        if let Some(v) = v {
+            span.set_attribute(k, v.to_owned());
+        }
+    }
     span.set_attribute("airlock.cost_usd", r.cost_usd);
     if r.outcome != Outcome::Ok {
         span.set_attribute("error.type", r.outcome.as_str());
