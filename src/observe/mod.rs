@@ -304,7 +304,7 @@ fn log(r: &Record) {
         request_id = %r.request_id,
         endpoint = r.endpoint.as_str(),
         key = r.key.as_deref(),
-        level = r.level.map(Level::as_str),
+        sensitivity = r.level.map(Level::as_str),
         findings = (!findings.is_empty()).then_some(findings.as_str()),
         task = r.task.map(Task::as_str),
         complexity = r.complexity,
