@@ -138,7 +138,9 @@ impl Recorder {
             input: input_tokens,
             output: output_tokens,
             cached,
-            estimated: answer.prompt_tokens.is_none() || answer.completion_tokens.is_none(),
+            // Embeddings report no completion tokens: they have none to estimate.
+            estimated: answer.prompt_tokens.is_none()
+                || (self.is_chat && answer.completion_tokens.is_none()),
             cost_usd: spend / 1e6,
         }
     }
