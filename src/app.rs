@@ -17,7 +17,9 @@ use tokio::sync::watch;
 pub struct AppState {
     pub config: Arc<Config>,
     pub scanner: Scanner,
-    pub http: reqwest::Client,
+    /// HTTP clients, per backend where it has its own proxy, CA or
+    /// client certificate.
+    pub http: crate::providers::Clients,
     pub health: Arc<Health>,
     pub memory: crate::memory::Memory,
     /// Requests and tokens per task kind, rule and key (shared via Redis
@@ -27,6 +29,10 @@ pub struct AppState {
     pub affinity: crate::affinity::Affinity,
     /// Per-request records to metrics, logs and sinks.
     pub observer: crate::observe::Observer,
+    /// Per-backend concurrency limits and queues.
+    pub capacity: crate::capacity::Capacity,
+    /// Per-key requests and tokens per minute.
+    pub ratelimit: crate::ratelimit::RateLimiter,
 }
 
 impl AppState {
@@ -39,7 +45,7 @@ impl AppState {
         config: Config,
         sinks: Vec<Arc<dyn crate::observe::Sink>>,
     ) -> std::io::Result<AppState> {
-        let http = crate::providers::client(&config.timeouts).map_err(std::io::Error::other)?;
+        let http = crate::providers::Clients::new(&config).map_err(std::io::Error::other)?;
         let health = Arc::new(Health::new(&config));
         let redis =
             crate::state::Redis::from_settings(&config.state).map_err(std::io::Error::other)?;
@@ -55,8 +61,12 @@ impl AppState {
         };
         let scanner = Scanner::with_options(&config.scan);
         let observer = crate::observe::Observer::new(crate::observe::Metrics::new(&config), sinks);
+        let capacity = crate::capacity::Capacity::new(&config);
+        let ratelimit = crate::ratelimit::RateLimiter::new(redis.clone());
         Ok(AppState {
             observer,
+            capacity,
+            ratelimit,
             memory,
             config: Arc::new(config),
             scanner,

@@ -7,6 +7,8 @@
 //! - [`app`]: builds the listener and shared state; runs until shutdown.
 //! - [`api`]: HTTP routes, auth, error bodies, response headers.
 //! - [`openai`]: the wire types we expose, parsed once into checked views.
+//! - [`anthropic_api`]: the Anthropic Messages API we also expose, translated
+//!   to and from the OpenAI shape the rest of the crate works on.
 //! - [`classify`]: sensitivity detectors and the complexity scorer (pure).
 //! - [`route`]: the pure decision, and the tier filter (the hard rule).
 //! - [`pipeline`]: classify + decide, shared by serving and explain.
@@ -18,8 +20,10 @@
 //! - [`config`]: TOML + env into the trusted `Config`.
 
 pub mod affinity;
+pub mod anthropic_api;
 pub mod api;
 pub mod app;
+pub mod capacity;
 pub mod classify;
 pub mod config;
 pub mod cost;
@@ -30,6 +34,7 @@ pub mod observe;
 pub mod openai;
 pub mod pipeline;
 pub mod providers;
+pub mod ratelimit;
 pub mod redact;
 pub mod route;
 pub mod state;

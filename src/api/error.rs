@@ -51,6 +51,19 @@ pub enum ApiError {
     ContentFilter { message: String },
     #[error("{message}")]
     NoEligibleBackend { message: String },
+    /// The gateway key is over its requests or tokens per minute.
+    #[error("{message}")]
+    RateLimited {
+        message: String,
+        retry_after: std::time::Duration,
+    },
+    /// Every eligible backend is loading, has its circuit open or its
+    /// queue full; `retry_after` is when the soonest may take calls.
+    #[error("{message}")]
+    Unavailable {
+        message: String,
+        retry_after: Option<std::time::Duration>,
+    },
     #[error("{message}")]
     UpstreamTimeout { message: String },
     /// A cloud budget is spent (`budgets.on_exceeded = "reject"`).
@@ -81,11 +94,13 @@ impl ApiError {
             }
             ApiError::Upstream { .. } => StatusCode::BAD_GATEWAY,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-            ApiError::NoEligibleBackend { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
-            ApiError::BudgetExceeded { .. } | ApiError::UpstreamRateLimited { .. } => {
-                StatusCode::TOO_MANY_REQUESTS
+            ApiError::NoEligibleBackend { .. } | ApiError::Unavailable { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
             }
+            ApiError::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+            ApiError::BudgetExceeded { .. }
+            | ApiError::UpstreamRateLimited { .. }
+            | ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 
@@ -101,10 +116,13 @@ impl ApiError {
             ApiError::UpstreamRejected { .. } => "upstream_rejected",
             ApiError::Upstream { .. } => "upstream_error",
             // OpenAI's code for a rate limit, so SDKs back off and retry.
-            ApiError::UpstreamRateLimited { .. } => "rate_limit_exceeded",
+            ApiError::UpstreamRateLimited { .. } | ApiError::RateLimited { .. } => {
+                "rate_limit_exceeded"
+            }
             // The code OpenAI-compatible services use for a filtered prompt.
             ApiError::ContentFilter { .. } => "content_filter",
             ApiError::NoEligibleBackend { .. } => "no_eligible_backend",
+            ApiError::Unavailable { .. } => "backend_unavailable",
             ApiError::UpstreamTimeout { .. } => "upstream_timeout",
             ApiError::NotFound => "not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
@@ -126,8 +144,10 @@ impl ApiError {
             | ApiError::MethodNotAllowed => Outcome::ClientError,
             ApiError::InvalidApiKey => Outcome::Unauthorized,
             ApiError::PolicyViolation { .. } => Outcome::Blocked,
-            ApiError::NoEligibleBackend { .. } => Outcome::NoBackend,
-            ApiError::UpstreamRateLimited { .. } => Outcome::RateLimited,
+            ApiError::NoEligibleBackend { .. } | ApiError::Unavailable { .. } => Outcome::NoBackend,
+            ApiError::UpstreamRateLimited { .. } | ApiError::RateLimited { .. } => {
+                Outcome::RateLimited
+            }
             ApiError::BudgetExceeded { .. } => Outcome::Budget,
             ApiError::Upstream { .. } => Outcome::UpstreamError,
             ApiError::Internal => Outcome::Internal,
@@ -161,6 +181,53 @@ impl ApiError {
         }
     }
 
+    /// The `error.type` of Anthropic's error body for this error, by
+    /// status as Anthropic's API assigns them (its SDKs pick the exception
+    /// class from the status; the type is for people and logs).
+    pub fn anthropic_type(&self) -> &'static str {
+        match self.status().as_u16() {
+            401 => "authentication_error",
+            403 => "permission_error",
+            404 | 405 => "not_found_error",
+            413 => "request_too_large",
+            429 => "rate_limit_error",
+            503 | 529 => "overloaded_error",
+            504 => "timeout_error",
+            s if s >= 500 => "api_error",
+            _ => "invalid_request_error",
+        }
+    }
+
+    /// Anthropic's error body: `{"type":"error","error":{"type","message"}}`,
+    /// the parameter path leading the message when there is one.
+    pub fn anthropic_body(&self) -> serde_json::Value {
+        let message = match self.param() {
+            Some(p) => format!("{p}: {self}"),
+            None => self.to_string(),
+        };
+        serde_json::json!({
+            "type": "error",
+            "error": {"type": self.anthropic_type(), "message": message},
+        })
+    }
+
+    /// The response in Anthropic's shape (`/v1/messages`), with the same
+    /// status and headers as [`IntoResponse`] gives.
+    pub fn into_anthropic_response(self) -> Response {
+        let body = axum::Json(self.anthropic_body());
+        let mut resp = self.into_response();
+        let headers = std::mem::take(resp.headers_mut());
+        let mut out = (resp.status(), body).into_response();
+        for (name, value) in &headers {
+            if name != axum::http::header::CONTENT_TYPE
+                && name != axum::http::header::CONTENT_LENGTH
+            {
+                out.headers_mut().insert(name.clone(), value.clone());
+            }
+        }
+        out
+    }
+
     pub fn body(&self) -> serde_json::Value {
         serde_json::json!({
             "error": {
@@ -179,7 +246,12 @@ impl IntoResponse for ApiError {
         if let ApiError::UpstreamRateLimited {
             retry_after: Some(d),
             ..
-        } = &self
+        }
+        | ApiError::Unavailable {
+            retry_after: Some(d),
+            ..
+        }
+        | ApiError::RateLimited { retry_after: d, .. } = &self
         {
             // Whole seconds, rounded up: what clients read.
             let secs = d.as_secs() + u64::from(d.subsec_nanos() > 0);
@@ -254,6 +326,10 @@ impl From<DispatchError> for ApiError {
                 ..
             } => ApiError::UpstreamRateLimited {
                 message: "every eligible backend is rate-limited; retry later".into(),
+                retry_after,
+            },
+            DispatchError::Unavailable { retry_after, .. } => ApiError::Unavailable {
+                message: format!("no eligible backend is available ({e})"),
                 retry_after,
             },
             DispatchError::Status { .. }
@@ -358,6 +434,72 @@ mod tests {
             assert!(b["error"]["type"].is_string());
             assert!(b["error"].get("param").is_some());
         }
+    }
+
+    #[test]
+    fn anthropic_shape_keeps_status_and_names_the_type() {
+        for (e, status, kind) in [
+            (
+                ApiError::InvalidRequest {
+                    message: "Field required".into(),
+                    param: Some("max_tokens".into()),
+                },
+                400,
+                "invalid_request_error",
+            ),
+            (ApiError::InvalidApiKey, 401, "authentication_error"),
+            (
+                ApiError::PolicyViolation {
+                    message: "m".into(),
+                },
+                403,
+                "permission_error",
+            ),
+            (
+                ApiError::ModelNotFound { model: "x".into() },
+                404,
+                "not_found_error",
+            ),
+            (
+                ApiError::UpstreamRateLimited {
+                    message: "m".into(),
+                    retry_after: Some(std::time::Duration::from_millis(1500)),
+                },
+                429,
+                "rate_limit_error",
+            ),
+            (
+                ApiError::Upstream {
+                    message: "m".into(),
+                },
+                502,
+                "api_error",
+            ),
+            (
+                ApiError::NoEligibleBackend {
+                    message: "m".into(),
+                },
+                503,
+                "overloaded_error",
+            ),
+        ] {
+            let b = e.anthropic_body();
+            assert_eq!(b["type"], "error");
+            assert_eq!(b["error"]["type"], kind);
+            let r = e.into_anthropic_response();
+            assert_eq!(r.status().as_u16(), status);
+            if status == 429 {
+                assert_eq!(r.headers()["retry-after"], "2");
+            }
+        }
+        let e = ApiError::InvalidRequest {
+            message: "Field required".into(),
+            param: Some("max_tokens".into()),
+        };
+        assert_eq!(
+            e.anthropic_body()["error"]["message"],
+            "max_tokens: Field required"
+        );
     }
 
     #[test]

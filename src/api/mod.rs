@@ -1,17 +1,21 @@
 //! The HTTP surface: routes, the request-context middleware (request id,
 //! gateway-key auth), and handlers that hand parsed requests to the pipeline
-//! and turn its outcome into JSON or SSE responses with decision headers.
+//! and turn its outcome into JSON or SSE responses with decision headers,
+//! in OpenAI's dialect or (`/v1/messages`, see `messages`) Anthropic's.
 //! Handlers hold no routing logic; errors become responses only in `error`.
 //! The middleware opens each request's span and emits its record
 //! (`observe`) once the answer is known; `/metrics` serves the counts.
 
 mod error;
+mod keepalive;
+mod messages;
+mod record;
 mod serve;
 mod tap;
 
 use crate::observe::{Endpoint, Outcome, Record};
 use crate::volume::Dim;
-use serve::{Deferred, Draft, failed};
+use record::{Deferred, Draft, bare_record, failed};
 use tracing::Instrument;
 
 pub use error::ApiError;
@@ -64,6 +68,8 @@ pub fn router(state: Arc<AppState>) -> Router {
     let limit = state.config.server.max_body_bytes;
     let v1 = Router::new()
         .route("/v1/chat/completions", post(chat))
+        .route("/v1/messages", post(messages::messages))
+        .route("/v1/messages/count_tokens", post(messages::count_tokens))
         .route("/v1/embeddings", post(embeddings))
         .route("/v1/models", get(models))
         .route("/v1/airlock/explain", post(explain))
@@ -75,8 +81,12 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .merge(v1)
-        .fallback(|| async { ApiError::NotFound })
-        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .fallback(|uri: axum::http::Uri| async move {
+            Dialect::of(uri.path()).error(ApiError::NotFound)
+        })
+        .method_not_allowed_fallback(|uri: axum::http::Uri| async move {
+            Dialect::of(uri.path()).error(ApiError::MethodNotAllowed)
+        })
         .with_state(state)
 }
 
@@ -135,18 +145,6 @@ fn authenticate(config: &Config, headers: &HeaderMap) -> Result<Option<usize>, A
     found.map(Some).ok_or(ApiError::InvalidApiKey)
 }
 
-/// The record of a request no handler described (auth failures, routes
-/// that keep no record of their own): who asked and how it ended.
-fn bare_record(app: &AppState, ctx_id: &str, endpoint: Endpoint, key: Option<usize>) -> Record {
-    Record {
-        request_id: ctx_id.to_owned(),
-        unix_ms: unix_now_ms(),
-        endpoint,
-        key: key.map(|i| app.config.keys[i].name.clone()),
-        ..Record::default()
-    }
-}
-
 async fn context(State(app): State<Arc<AppState>>, mut req: Request, next: Next) -> Response {
     let started = Instant::now();
     let id = request_id(req.headers());
@@ -173,7 +171,12 @@ async fn context(State(app): State<Arc<AppState>>, mut req: Request, next: Next)
         }
         Err(e) => (
             None,
-            failed(e, bare_record(&app, &id, endpoint, None), None),
+            failed(
+                Dialect::of(req.uri().path()),
+                e,
+                bare_record(&app, &id, endpoint, None),
+                None,
+            ),
         ),
     };
     if resp.extensions().get::<Deferred>().is_none() {
@@ -257,13 +260,6 @@ fn limits(config: &Config) -> Limits {
     }
 }
 
-fn unix_now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
-}
-
 fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -277,9 +273,37 @@ fn set(headers: &mut HeaderMap, name: HeaderName, value: &str) {
     }
 }
 
+/// The API dialect a request came in, and its answer goes out, in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dialect {
+    /// `/v1/chat/completions`, `/v1/embeddings`: answers pass as backends
+    /// gave them (in OpenAI's format).
+    OpenAi,
+    /// `/v1/messages`: answers and errors translated to Anthropic's format.
+    Anthropic,
+}
+
+impl Dialect {
+    /// The dialect of a path, for answers given before any handler runs.
+    fn of(path: &str) -> Dialect {
+        if messages::is_anthropic_path(path) {
+            Dialect::Anthropic
+        } else {
+            Dialect::OpenAi
+        }
+    }
+
+    fn error(self, e: ApiError) -> Response {
+        match self {
+            Dialect::OpenAi => e.into_response(),
+            Dialect::Anthropic => e.into_anthropic_response(),
+        }
+    }
+}
+
 /// An error answer that still says what airlock decided about the request.
-fn error_with(e: ApiError, a: Option<&Assessment>) -> Response {
-    let mut resp = e.into_response();
+fn error_with(dialect: Dialect, e: ApiError, a: Option<&Assessment>) -> Response {
+    let mut resp = dialect.error(e);
     if let Some(a) = a {
         set(
             resp.headers_mut(),
@@ -358,8 +382,27 @@ async fn chat(
 ) -> Response {
     let rec = bare_record(&app, &ctx.request_id, ctx.endpoint, ctx.key);
     match prepare(&app, &ctx, &headers, body, CHAT).await {
-        Ok((req, a)) => serve::serve(&app, &ctx, &headers, &a, Job::Chat(&req), rec).await,
-        Err(e) => failed(e, rec, None),
+        Ok((req, a)) => match app.config.server.sse_keepalive {
+            // Once the head went out early, the record is the keep-alive
+            // stream's to emit (see `record::late`).
+            Some(every) if req.stream => {
+                let late = record::late(Arc::clone(&app), &ctx, &a, rec.clone());
+                let serving = async move {
+                    let job = Job::Chat(&req);
+                    serve::serve(&app, &ctx, &headers, &a, job, Dialect::OpenAi, rec).await
+                };
+                let mut resp = keepalive::hold(serving, every, late).await;
+                if resp.headers().contains_key(keepalive::H_KEEPALIVE) {
+                    resp.extensions_mut().insert(Deferred);
+                }
+                resp
+            }
+            _ => {
+                let job = Job::Chat(&req);
+                serve::serve(&app, &ctx, &headers, &a, job, Dialect::OpenAi, rec).await
+            }
+        },
+        Err(e) => failed(Dialect::OpenAi, e, rec, None),
     }
 }
 
@@ -373,8 +416,11 @@ async fn embeddings(
     match prepare(&app, &ctx, &headers, body, EMBEDDINGS).await {
         // Vectors from different models are incompatible: the candidates
         // are the one requested model (or the embeddings pool), never a reroute.
-        Ok((req, a)) => serve::serve(&app, &ctx, &headers, &a, Job::Embeddings(&req), rec).await,
-        Err(e) => failed(e, rec, None),
+        Ok((req, a)) => {
+            let job = Job::Embeddings(&req);
+            serve::serve(&app, &ctx, &headers, &a, job, Dialect::OpenAi, rec).await
+        }
+        Err(e) => failed(Dialect::OpenAi, e, rec, None),
     }
 }
 
@@ -387,14 +433,14 @@ async fn explain(
     let mut rec = bare_record(&app, &ctx.request_id, ctx.endpoint, ctx.key);
     let a = match prepare(&app, &ctx, &headers, body, CHAT).await {
         Ok((_, a)) => a,
-        Err(e) => return failed(e, rec, None),
+        Err(e) => return failed(Dialect::OpenAi, e, rec, None),
     };
-    serve::assessed(&mut rec, &a);
+    record::assessed(&mut rec, &a);
     let mut doc = pipeline::explain_json(&app.config, &a);
     doc["request_id"] = json!(ctx.request_id);
     // Where the counts come from: this process, or Redis shared by replicas.
     doc["volume"]["redis"] = json!(app.volume.redis_state());
-    serve::with_record(Json(doc).into_response(), rec)
+    record::with_record(Json(doc).into_response(), rec)
 }
 
 /// `airlock cost` for the running gateway: per task kind, volume, cloud and
@@ -482,7 +528,12 @@ async fn readyz(State(app): State<Arc<AppState>>) -> Response {
             if b.is_configured() {
                 configured += 1;
             }
-            json!({"name": b.name, "tier": b.tier.as_str(), "state": s.as_str()})
+            let mut entry = json!({"name": b.name, "tier": b.tier.as_str(), "state": s.as_str()});
+            if let Some((in_flight, queued)) = app.capacity.load(BackendId(i)) {
+                entry["in_flight"] = json!(in_flight);
+                entry["queued"] = json!(queued);
+            }
+            entry
         })
         .collect();
     let status = if up == 0 {

@@ -1,16 +1,21 @@
 //! Serving a decided request: counting it, remembering sensitive turns,
 //! redacting, then calling the decided candidates in order (retrying and
 //! falling back only before the first byte), and answering with decision
-//! headers. Fills the request's [`Record`] as it goes: the middleware emits
-//! it for JSON answers, the stream tap when a stream ends.
+//! headers, in the request's dialect. Fills the request's [`Record`] as it
+//! goes: the middleware emits it for JSON answers, the stream tap when a
+//! stream ends. Per-key rate limits, circuit breaking and per-backend
+//! capacity are checked here, before anything is sent.
 
-use super::tap;
-use super::{ApiError, Ctx, H_BUDGET, H_OFFLINE, H_REDACTED, H_RULE, H_SENSITIVITY, set};
-use super::{H_BACKEND, H_MODEL, H_TIER};
+use super::record::{Deferred, Recorder, add_usage, assessed, failed, served_by};
+use super::record::{stream_outcome, with_record};
+use super::{ApiError, Ctx, Dialect, H_BUDGET, H_OFFLINE, H_REDACTED, H_RULE, H_SENSITIVITY};
+use super::{H_BACKEND, H_MODEL, H_TIER, set, tap};
 use crate::app::AppState;
+use crate::capacity::Permit;
 use crate::config::{Config, Target};
+use crate::health::Admit;
+use crate::observe::Record;
 use crate::observe::metrics::CallResult;
-use crate::observe::{Outcome, Record};
 use crate::pipeline::Assessment;
 use crate::providers::{self, Call, Job, Reply};
 use crate::route::Decision;
@@ -20,56 +25,6 @@ use axum::http::{HeaderMap, HeaderName, header};
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// A record the handler filled, handed to the middleware with the answer.
-#[derive(Clone)]
-pub(super) struct Draft(pub Box<Record>);
-
-/// The answer is a stream: its tap emits the record when it ends.
-#[derive(Clone)]
-pub(super) struct Deferred;
-
-/// Attaches what the handler knows to an answer.
-pub(super) fn with_record(mut resp: Response, rec: Record) -> Response {
-    resp.extensions_mut().insert(Draft(Box::new(rec)));
-    resp
-}
-
-/// An error answer (with the level header when the request was classified)
-/// and its record.
-pub(super) fn failed(e: ApiError, mut rec: Record, a: Option<&Assessment>) -> Response {
-    rec.error = Some(e.code());
-    rec.outcome = e.outcome();
-    with_record(super::error_with(e, a), rec)
-}
-
-/// What the assessment says, into the record: level, finding counts,
-/// task, complexity, and the decision's rule and flags.
-pub(super) fn assessed(rec: &mut Record, a: &Assessment) {
-    rec.level = Some(a.sensitivity.level);
-    for f in &a.sensitivity.findings {
-        if let Some(n) = rec.findings.get_mut(f.category as usize) {
-            *n = n.saturating_add(1);
-        }
-    }
-    rec.task = Some(a.complexity.task);
-    rec.complexity = Some(a.complexity.score);
-    if let Ok(d) = &a.decision {
-        rec.rule = Some(d.rule.clone());
-        rec.rerouted = d.rerouted;
-        rec.offline_fallback = d.offline_fallback;
-        rec.budget_downgraded = d.budget_downgraded;
-    }
-}
-
-fn served_by(rec: &mut Record, config: &Config, target: &Target) {
-    let b = config.backend(target.backend);
-    rec.tier = Some(b.tier);
-    rec.backend = Some(b.name.clone());
-    rec.backend_id = Some(target.backend);
-    rec.protocol = Some(b.protocol);
-    rec.model = Some(target.model.clone());
-}
 
 /// `x-airlock-max-latency-ms`: prefer backends measured under it.
 fn max_latency_ms(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
@@ -86,104 +41,102 @@ fn max_latency_ms(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
         })
 }
 
-/// Tokens and spend of one answer.
-struct Usage {
-    input: u64,
-    output: u64,
-    cached: u64,
-    estimated: bool,
-    cost_usd: f64,
+/// A key over its per-minute limits is refused before anything is sent
+/// or counted.
+async fn admit_key(app: &AppState, ctx: &Ctx, a: &Assessment) -> Result<(), ApiError> {
+    let (Some(i), Some(name)) = (ctx.key, super::key_name(app, ctx)) else {
+        return Ok(());
+    };
+    let rate = app.config.keys[i].rate;
+    app.ratelimit
+        .admit(name, rate, a.complexity.prompt_tokens)
+        .await
+        .map_err(|l| ApiError::RateLimited {
+            message: format!(
+                "gateway key {name} is over its limit of {} {} per minute; retry in {} s",
+                l.limit,
+                l.what,
+                l.retry_after.as_secs().max(1)
+            ),
+            retry_after: l.retry_after,
+        })
 }
 
-/// What serving records once an answer is known: its tokens and spend in
-/// the volume counters, and a sensitive exchange's answer in memory.
-struct Recorder {
-    app: Arc<AppState>,
-    dims: Arc<[Dim]>,
-    key: Option<String>,
-    level: crate::types::Level,
-    is_chat: bool,
-    prompt_tokens: u64,
-    /// The price of the model that answered (cloud backends).
-    price: Option<crate::config::Price>,
-}
-
-impl Recorder {
-    fn record(&self, answer: &tap::Answer) -> Usage {
-        let (input_tokens, output_tokens) = answer.tokens(self.prompt_tokens);
-        let cached = answer.cached_tokens.unwrap_or(0).min(input_tokens);
-        // Prices are USD per million tokens: one token costs `price` µUSD.
-        let spend = self.price.map_or(0.0, |p| {
-            (input_tokens - cached) as f64 * p.input
-                + cached as f64 * p.cached_input
-                + output_tokens as f64 * p.output
-        });
-        self.app.volume.record(
-            &self.dims,
-            Count {
-                requests: 0,
-                input_tokens,
-                output_tokens,
-                spend_micro_usd: spend.round() as u64,
-            },
-        );
-        if self.is_chat && self.level > crate::types::Level::Public && !answer.text.is_empty() {
-            self.app.memory.remember(
-                self.key.as_deref(),
-                self.level,
-                [(crate::openai::Role::Assistant, answer.text.as_str())],
-            );
+/// Whether `target` may be called now, and its capacity slot. An open
+/// circuit is skipped; a half-open one lets this call through as its
+/// trial. A full backend is passed over while another candidate remains
+/// (every candidate is in the allowed tiers); the `last` one is waited for
+/// in its queue. A skip is said as `Unavailable`.
+async fn admit(
+    app: &AppState,
+    ctx: &Ctx,
+    target: &Target,
+    last: bool,
+) -> Result<Permit, providers::DispatchError> {
+    let backend = app.config.backend(target.backend);
+    let skipped = |why: &'static str, retry_after| providers::DispatchError::Unavailable {
+        backend: backend.name.clone(),
+        why,
+        retry_after,
+    };
+    let trial = match app.health.admit(target.backend) {
+        Admit::Yes => false,
+        Admit::Trial => true,
+        Admit::No(wait) => {
+            tracing::debug!(backend = %backend.name, "circuit open; skipped");
+            return Err(skipped("circuit_open", Some(wait)));
         }
-        Usage {
-            input: input_tokens,
-            output: output_tokens,
-            cached,
-            // Embeddings report no completion tokens: they have none to estimate.
-            estimated: answer.prompt_tokens.is_none()
-                || (self.is_chat && answer.completion_tokens.is_none()),
-            cost_usd: spend / 1e6,
+    };
+    match app.capacity.acquire(target.backend, last).await {
+        Ok(p) => Ok(p),
+        Err(busy) => {
+            if trial {
+                app.health.call_done(target.backend);
+            }
+            tracing::info!(request_id = %ctx.request_id, backend = %backend.name, why = busy.as_str(), "backend at capacity; skipped");
+            Err(skipped(busy.as_str(), None))
         }
     }
 }
 
-fn add_usage(rec: &mut Record, u: &Usage) {
-    rec.input_tokens = u.input;
-    rec.output_tokens = u.output;
-    rec.cached_tokens = u.cached;
-    rec.tokens_estimated = u.estimated;
-    rec.cost_usd = u.cost_usd;
-}
-
-/// How a stream the tap saw ended.
-fn stream_outcome(answer: &tap::Answer) -> (Outcome, Option<&'static str>) {
-    match (answer.ended, answer.error_code.as_deref()) {
-        (_, Some("upstream_timeout")) => (Outcome::Timeout, Some("upstream_timeout")),
-        (_, Some(_)) => (Outcome::UpstreamError, Some("upstream_error")),
-        (true, None) => (Outcome::Ok, None),
-        (false, None) => (Outcome::Cancelled, None),
+/// Keeps a stream's capacity slot taken until the stream is done.
+fn hold_permit(reply: Reply, permit: Permit) -> Reply {
+    match (reply, permit) {
+        (Reply::Stream(s), Some(p)) => {
+            Reply::Stream(Box::pin(futures_util::StreamExt::map(s, move |c| {
+                let _slot = &p;
+                c
+            })))
+        }
+        (reply, _) => reply,
     }
 }
 
 /// Sends the request to the decided candidates in order, falling back only
-/// on retryable failures before the first byte, and answers.
+/// on retryable failures before the first byte, and answers in `dialect`.
 pub(super) async fn serve(
     app: &Arc<AppState>,
     ctx: &Ctx,
     headers: &HeaderMap,
     a: &Assessment,
     job: Job<'_>,
+    dialect: Dialect,
     mut rec: Record,
 ) -> Response {
     assessed(&mut rec, a);
+    rec.stream = matches!(job, Job::Chat(req) if req.stream);
     // A bad header is refused before anything is counted or sent.
     let max_latency = match max_latency_ms(headers) {
         Ok(v) => v,
-        Err(e) => return failed(e, rec, None),
+        Err(e) => return failed(dialect, e, rec, None),
     };
     let decision = match &a.decision {
         Ok(d) => d,
-        Err(e) => return failed(ApiError::from(e.clone()), rec, Some(a)),
+        Err(e) => return failed(dialect, ApiError::from(e.clone()), rec, Some(a)),
     };
+    if let Err(e) = admit_key(app, ctx, a).await {
+        return failed(dialect, e, rec, Some(a));
+    }
     let key = super::key_name(app, ctx);
     let dims: Arc<[Dim]> = [
         Some(Dim::Task(a.complexity.task)),
@@ -203,7 +156,6 @@ pub(super) async fn serve(
     );
     let level = a.sensitivity.level;
     let is_chat = matches!(job, Job::Chat(_));
-    rec.stream = matches!(job, Job::Chat(req) if req.stream);
     let prompt_tokens = a.complexity.prompt_tokens;
     if let Job::Chat(req) = job
         && level > crate::types::Level::Public
@@ -254,8 +206,20 @@ pub(super) async fn serve(
     let metrics = &app.observer.metrics;
     let mut upstream = Duration::ZERO;
     let mut last: Option<providers::DispatchError> = None;
-    for target in &order {
+    for (i, target) in order.iter().enumerate() {
         let backend = app.config.backend(target.backend);
+        let queued = Instant::now();
+        let admitted = admit(app, ctx, target, i + 1 == order.len()).await;
+        // Time in a backend's queue is time waiting on it.
+        upstream += queued.elapsed();
+        rec.upstream = upstream;
+        let permit = match admitted {
+            Ok(p) => p,
+            Err(e) => {
+                last = Some(e);
+                continue;
+            }
+        };
         served_by(&mut rec, &app.config, target);
         let call = Call {
             backend,
@@ -268,7 +232,7 @@ pub(super) async fn serve(
         let in_flight = metrics.call_started(target.backend);
         let (sent, outcome) = loop {
             let sent = Instant::now();
-            let outcome = providers::send(&app.http, &call, job).await;
+            let outcome = providers::send(app.http.get(target.backend), &call, job).await;
             upstream += sent.elapsed();
             rec.attempts += 1;
             metrics.call_ended(
@@ -299,7 +263,8 @@ pub(super) async fn serve(
         rec.upstream = upstream;
         match outcome {
             Ok(reply) => {
-                app.health.mark(target.backend, true);
+                app.health.call_ok(target.backend);
+                let reply = hold_permit(reply, permit);
                 app.affinity.observe(target, sent.elapsed());
                 if let Some(c) = conversation {
                     app.affinity.stick(c, target);
@@ -311,6 +276,9 @@ pub(super) async fn serve(
                     level,
                     is_chat,
                     prompt_tokens,
+                    rate: ctx
+                        .key
+                        .map_or_else(Default::default, |i| app.config.keys[i].rate),
                     price: (backend.tier != crate::types::Tier::Local)
                         .then(|| backend.prices.get(&target.model).copied())
                         .flatten(),
@@ -323,9 +291,18 @@ pub(super) async fn serve(
                             None => bytes,
                         };
                         add_usage(&mut rec, &recorder.record(&tap::json_answer(&bytes)));
-                        let resp =
-                            ([(header::CONTENT_TYPE, "application/json")], bytes).into_response();
-                        with_record(resp, std::mem::take(&mut rec))
+                        let rec = std::mem::take(&mut rec);
+                        match dialect.json(bytes, ctx, &backend.name, &target.model, a) {
+                            Ok(bytes) => with_record(
+                                ([(header::CONTENT_TYPE, "application/json")], bytes)
+                                    .into_response(),
+                                rec,
+                            ),
+                            Err(e) => {
+                                tracing::warn!(request_id = %ctx.request_id, backend = %backend.name, "answer cannot be translated");
+                                failed(dialect, e, rec, None)
+                            }
+                        }
                     }
                     Reply::Stream(stream) => {
                         let stream = match &redacted {
@@ -342,21 +319,21 @@ pub(super) async fn serve(
                         let app = Arc::clone(app);
                         let span = ctx.span.clone();
                         let started = ctx.started;
-                        let stream = tap::tap_stream(
-                            stream,
-                            app.config.server.max_event_bytes,
-                            move |answer| {
-                                drop(in_flight);
-                                add_usage(&mut rec, &recorder.record(&answer));
-                                rec.ttft = answer
-                                    .first_at
-                                    .map(|t| t.saturating_duration_since(started));
-                                rec.latency = started.elapsed();
-                                rec.status = 200;
-                                (rec.outcome, rec.error) = stream_outcome(&answer);
-                                app.observer.emit(&span, rec);
-                            },
-                        );
+                        let max_event_bytes = app.config.server.max_event_bytes;
+                        let stream = tap::tap_stream(stream, max_event_bytes, move |answer| {
+                            drop(in_flight);
+                            add_usage(&mut rec, &recorder.record(&answer));
+                            rec.ttft = answer
+                                .first_at
+                                .map(|t| t.saturating_duration_since(started));
+                            rec.latency = started.elapsed();
+                            rec.status = 200;
+                            (rec.outcome, rec.error) = stream_outcome(&answer);
+                            app.observer.emit(&span, rec);
+                        });
+                        // The tap reads OpenAI's events: it goes before a
+                        // translation, which ends with the stream it wraps.
+                        let stream = dialect.stream(stream, ctx, &target.model, a, max_event_bytes);
                         let mut resp = (
                             [
                                 (header::CONTENT_TYPE, "text/event-stream"),
@@ -377,8 +354,10 @@ pub(super) async fn serve(
                 return resp;
             }
             Err(e) => {
-                if e.marks_down() {
-                    app.health.mark(target.backend, false);
+                if e.is_loading() || e.marks_down() {
+                    app.health.call_failed(target.backend, e.is_loading());
+                } else {
+                    app.health.call_done(target.backend);
                 }
                 let retry = e.is_retryable();
                 let status = match &e {
@@ -399,7 +378,7 @@ pub(super) async fn serve(
         .unwrap_or(ApiError::NoEligibleBackend {
             message: "no eligible backend".into(),
         });
-    failed(err, rec, Some(a))
+    failed(dialect, err, rec, Some(a))
 }
 
 /// Puts the originals back into a JSON answer.

@@ -25,7 +25,8 @@ pub struct Answer {
     pub completion_tokens: Option<u64>,
     /// `usage.prompt_tokens_details.cached_tokens` (part of `prompt_tokens`).
     pub cached_tokens: Option<u64>,
-    /// Streams: the stream ran to its end (not dropped by a client that left).
+    /// Streams: the stream ran to its end or passed `[DONE]` (not dropped
+    /// by a client that left before).
     pub ended: bool,
     /// Streams: the `code` of an in-band error event, if one passed.
     pub error_code: Option<String>,
@@ -164,6 +165,10 @@ pub fn tap_stream(
                     while let Some(ev) = t.decoder.next_event() {
                         if let Ok(v) = serde_json::from_str::<Value>(&ev.data) {
                             t.answer.read(&v, "/choices/0/delta/content");
+                        } else if ev.data.trim() == "[DONE]" {
+                            // Complete, even if whatever reads on (the
+                            // Anthropic translation) stops here.
+                            t.answer.ended = true;
                         }
                     }
                 }

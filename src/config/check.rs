@@ -105,7 +105,12 @@ pub(super) fn check(raw: RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Che
     let health = HealthSettings {
         interval: c.millis("health.interval_ms", raw.health.interval_ms),
         timeout: c.millis("health.timeout_ms", raw.health.timeout_ms),
+        failure_threshold: raw.health.failure_threshold.max(1),
+        open_for: c.millis("health.open_ms", raw.health.open_ms),
     };
+    if raw.health.failure_threshold == 0 {
+        c.err("health.failure_threshold", "must be at least 1");
+    }
     let mut policy = check_policy(&mut c, &raw);
     let detectors = check_detectors(&mut c, &raw, &mut policy);
 
@@ -241,12 +246,27 @@ pub(super) fn check(raw: RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Che
                 format!("{b} must be >= 0"),
             );
         }
+        for (v, key) in [
+            (k.requests_per_minute, "requests_per_minute"),
+            (k.tokens_per_minute, "tokens_per_minute"),
+        ] {
+            if v == Some(0) {
+                c.err(
+                    format!("{base}.{key}"),
+                    "must be at least 1 (leave it out for no limit)",
+                );
+            }
+        }
         keys.push(GatewayKey {
             name: k.name.clone(),
             digest,
             min_level,
             max_tier,
             monthly_budget_usd: k.monthly_budget_usd,
+            rate: crate::ratelimit::Limits {
+                requests_per_minute: k.requests_per_minute,
+                tokens_per_minute: k.tokens_per_minute,
+            },
         });
     }
 
@@ -373,6 +393,7 @@ fn check_server(c: &mut Checker, raw: &RawConfig) -> Server {
         max_event_bytes: size(c, "server.max_event_bytes", s.max_event_bytes),
         allow_unauthenticated: s.allow_unauthenticated,
         shutdown_grace: Duration::from_millis(s.shutdown_grace_ms),
+        sse_keepalive: (s.sse_keepalive_ms > 0).then(|| Duration::from_millis(s.sse_keepalive_ms)),
     }
 }
 
@@ -718,11 +739,12 @@ fn check_backend(
         "anthropic" => Some(Protocol::Anthropic),
         "gemini" => Some(Protocol::Gemini),
         "azure_openai" => Some(Protocol::AzureOpenAi),
+        "bedrock" => Some(Protocol::Bedrock),
         other => {
             c.err(
                 format!("{base}.protocol"),
                 format!(
-                    "unknown protocol {other:?} (expected \"openai\", \"ollama\", \"anthropic\", \"gemini\" or \"azure_openai\")"
+                    "unknown protocol {other:?} (expected \"openai\", \"ollama\", \"anthropic\", \"gemini\", \"azure_openai\" or \"bedrock\")"
                 ),
             );
             None
@@ -738,7 +760,49 @@ fn check_backend(
             ),
         );
     }
-    let base_url = match url::Url::parse(&b.base_url) {
+    let bedrock = protocol == Some(Protocol::Bedrock);
+    let region = match &b.region {
+        Some(r) if !valid_region(r) => {
+            c.err(
+                format!("{base}.region"),
+                format!("{r:?} is not an AWS region (e.g. \"us-east-1\")"),
+            );
+            ok = false;
+            String::new()
+        }
+        Some(r) => {
+            if protocol.is_some_and(|p| p != Protocol::Bedrock) {
+                c.warn(
+                    format!("{base}.region"),
+                    format!(
+                        "only the bedrock protocol uses it (this backend's is {:?})",
+                        b.protocol
+                    ),
+                );
+            }
+            r.clone()
+        }
+        None if bedrock => {
+            c.err(
+                format!("{base}.region"),
+                "a bedrock backend needs its AWS region (e.g. \"us-east-1\")",
+            );
+            ok = false;
+            String::new()
+        }
+        None => String::new(),
+    };
+    let raw_url = match &b.base_url {
+        Some(u) => u.clone(),
+        None if bedrock => format!("https://bedrock-runtime.{region}.amazonaws.com"),
+        None => {
+            c.err(format!("{base}.base_url"), "is required");
+            ok = false;
+            String::new()
+        }
+    };
+    let base_url = match url::Url::parse(&raw_url) {
+        _ if raw_url.is_empty() => String::new(),
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {
             if u.query().is_some() || u.fragment().is_some() {
                 c.err(
@@ -747,14 +811,14 @@ fn check_backend(
                 );
                 ok = false;
             }
-            b.base_url.trim_end_matches('/').to_owned()
+            raw_url.trim_end_matches('/').to_owned()
         }
         Ok(u) => {
             c.err(
                 format!("{base}.base_url"),
                 format!(
                     "{:?} must be an http or https URL with a host (scheme is {:?})",
-                    b.base_url,
+                    raw_url,
                     u.scheme()
                 ),
             );
@@ -764,7 +828,7 @@ fn check_backend(
         Err(e) => {
             c.err(
                 format!("{base}.base_url"),
-                format!("{:?} is not a valid URL ({e})", b.base_url),
+                format!("{raw_url:?} is not a valid URL ({e})"),
             );
             ok = false;
             String::new()
@@ -782,7 +846,41 @@ fn check_backend(
             );
         }
     }
+    let aws_keys = [
+        ("access_key_id_env", &b.access_key_id_env),
+        ("secret_access_key_env", &b.secret_access_key_env),
+        ("session_token_env", &b.session_token_env),
+    ];
+    for (key, value) in aws_keys {
+        if value.is_some() && protocol.is_some_and(|p| p != Protocol::Bedrock) {
+            c.err(
+                format!("{base}.{key}"),
+                format!(
+                    "only bedrock backends take AWS credentials (this backend's protocol is {:?})",
+                    b.protocol
+                ),
+            );
+            ok = false;
+        }
+    }
+    let sigv4 = bedrock && b.api_key_env.is_none() && b.api_key_file.is_none();
+    if bedrock
+        && !sigv4
+        && let Some((key, _)) = aws_keys.iter().find(|(_, v)| v.is_some())
+    {
+        c.err(
+            format!("{base}.{key}"),
+            "set either AWS credentials or a Bedrock API key (api_key_env / api_key_file), not both",
+        );
+        ok = false;
+    }
+    let mut aws = None;
     let (source, auth) = match &b.token_env {
+        _ if sigv4 && b.token_env.is_none() => {
+            let (source, identity) = aws_credentials(b, env);
+            aws = identity;
+            (source, Auth::SigV4)
+        }
         Some(_) if b.api_key_env.is_some() || b.api_key_file.is_some() => {
             c.err(
                 format!("{base}.token_env"),
@@ -847,6 +945,14 @@ fn check_backend(
         );
         ok = false;
     }
+    // The Bedrock runtime lists no models; the probe uses the first.
+    if bedrock && b.models.is_empty() {
+        c.err(
+            format!("{base}.models"),
+            "a bedrock backend must list its model ids (or inference profiles / ARNs)",
+        );
+        ok = false;
+    }
     if protocol == Some(Protocol::AzureOpenAi) {
         for (j, m) in b.models.iter().enumerate() {
             if !m.trim().is_empty() && !super::valid_path_segment(m) {
@@ -886,19 +992,53 @@ fn check_backend(
         }
         None => super::DEFAULT_AZURE_API_VERSION.to_owned(),
     };
+    let health_path = match &b.health_path {
+        Some(p) if !p.starts_with('/') || p.contains(|c: char| c.is_whitespace() || c == '#') => {
+            c.err(
+                format!("{base}.health_path"),
+                format!("{p:?} is not a path (it must start with '/', as in \"/health\")"),
+            );
+            ok = false;
+            None
+        }
+        p => p.clone(),
+    };
+    let capacity = check_capacity(c, &base, b);
+    let headers = check_headers(c, &base, b);
+    let egress = check_egress(c, &base, b);
+    for (j, f) in b.drop_fields.iter().enumerate() {
+        if matches!(f.as_str(), "model" | "messages" | "input" | "stream") {
+            c.err(
+                format!("{base}.drop_fields[{j}]"),
+                format!("{f:?} cannot be dropped: requests need it"),
+            );
+        }
+    }
+    if !b.drop_fields.is_empty()
+        && protocol.is_some_and(|p| !matches!(p, Protocol::OpenAi | Protocol::AzureOpenAi))
+    {
+        c.warn(
+            format!("{base}.drop_fields"),
+            "only the openai and azure_openai protocols forward request fields; the others translate them",
+        );
+    }
     let (Some(protocol), Some(tier), true) = (protocol, tier, ok) else {
         return None;
     };
     let mut default_caps = super::Caps::default_for(tier);
-    if protocol == Protocol::Anthropic {
-        // The Messages API has no `response_format`: such requests are refused.
+    if matches!(protocol, Protocol::Anthropic | Protocol::Bedrock) {
+        // Neither the Messages API nor Converse has `response_format`:
+        // such requests are refused.
         default_caps.json_schema = false;
     }
     let caps = check_caps(c, &base, &b.caps(), default_caps);
-    if protocol == Protocol::Anthropic && caps.json_schema {
+    if matches!(protocol, Protocol::Anthropic | Protocol::Bedrock) && caps.json_schema {
         c.warn(
             format!("{base}.json_schema"),
-            "the anthropic protocol cannot honour response_format: such requests are refused",
+            format!(
+                "the {} protocol cannot honour response_format: such requests are refused",
+                protocol.as_str()
+            ),
         );
     }
     let default_max_tokens = match b.default_max_tokens {
@@ -989,7 +1129,242 @@ fn check_backend(
         tokens_per_second: b.tokens_per_second,
         default_max_tokens,
         api_version,
+        health_path,
+        capacity,
+        headers,
+        drop_fields: b.drop_fields.clone(),
+        egress,
+        region,
+        aws,
     })
+}
+
+/// `proxy`, `ca_file`, `client_cert_file` and `client_key_file` of one
+/// backend: a proxy URL, readable PEM files, and a certificate and key
+/// that reqwest accepts together.
+fn check_egress(c: &mut Checker, base: &str, b: &super::raw::RawBackend) -> Option<super::Egress> {
+    let proxy = b.proxy.as_ref().and_then(|p| {
+        let ok = url::Url::parse(p)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
+        if ok.is_none() || reqwest::Proxy::all(p).is_err() {
+            c.err(
+                format!("{base}.proxy"),
+                format!("{p:?} is not a proxy URL (http://host:port or https://host:port)"),
+            );
+            return None;
+        }
+        Some(p.clone())
+    });
+    let mut read = |key: &str, path: &Option<String>| -> Option<Vec<u8>> {
+        let path = path.as_ref()?;
+        match std::fs::read(path) {
+            Ok(bytes) => Some(bytes),
+            Err(e) => {
+                c.err(
+                    format!("{base}.{key}"),
+                    format!("cannot read {path:?}: {e}"),
+                );
+                None
+            }
+        }
+    };
+    let ca_pem = read("ca_file", &b.ca_file);
+    let cert = read("client_cert_file", &b.client_cert_file);
+    let key = read("client_key_file", &b.client_key_file);
+    if let Some(pem) = &ca_pem
+        && reqwest::Certificate::from_pem_bundle(pem).map_or(true, |v| v.is_empty())
+    {
+        c.err(
+            format!("{base}.ca_file"),
+            "holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+        );
+    }
+    let identity_pem = match (&b.client_cert_file, &b.client_key_file, cert, key) {
+        (None, None, ..) => None,
+        (Some(_), None, ..) => {
+            c.err(
+                format!("{base}.client_key_file"),
+                "is needed with client_cert_file",
+            );
+            None
+        }
+        (None, Some(_), ..) => {
+            c.err(
+                format!("{base}.client_cert_file"),
+                "is needed with client_key_file",
+            );
+            None
+        }
+        (_, _, Some(mut cert), Some(key)) => {
+            cert.push(b'\n');
+            cert.extend_from_slice(&key);
+            if reqwest::Identity::from_pem(&cert).is_err() {
+                c.err(
+                    format!("{base}.client_cert_file"),
+                    "with client_key_file is not a PEM certificate and private key",
+                );
+                None
+            } else {
+                Some(cert)
+            }
+        }
+        // A file that could not be read is reported already.
+        _ => None,
+    };
+    (proxy.is_some() || ca_pem.is_some() || identity_pem.is_some()).then_some(super::Egress {
+        proxy,
+        ca_pem,
+        identity_pem,
+    })
+}
+
+/// Headers airlock sets itself, or that carry credentials: never from config.
+const RESERVED_HEADERS: &[&str] = &[
+    "authorization",
+    "api-key",
+    "x-api-key",
+    "x-goog-api-key",
+    "anthropic-version",
+    "host",
+    "content-length",
+    "content-type",
+    "transfer-encoding",
+    "connection",
+    "accept",
+    "x-request-id",
+    "traceparent",
+    "tracestate",
+    "x-amz-date",
+    "x-amz-security-token",
+    "x-amz-content-sha256",
+];
+
+/// `headers` of one backend: valid names and values, none reserved.
+fn check_headers(
+    c: &mut Checker,
+    base: &str,
+    b: &super::raw::RawBackend,
+) -> Vec<(http::HeaderName, http::HeaderValue)> {
+    let mut out = Vec::new();
+    for (name, value) in &b.headers {
+        let key = format!("{base}.headers.{name:?}");
+        let Ok(n) = http::HeaderName::from_bytes(name.as_bytes()) else {
+            c.err(&key, "is not a valid header name");
+            continue;
+        };
+        if RESERVED_HEADERS.contains(&n.as_str()) {
+            c.err(
+                &key,
+                "is set by airlock (credentials come from api_key_env or token_env)",
+            );
+            continue;
+        }
+        let Ok(v) = http::HeaderValue::from_str(value) else {
+            c.err(&key, "is not a valid header value (visible ASCII)");
+            continue;
+        };
+        out.push((n, v));
+    }
+    out
+}
+
+/// `max_concurrency`, `max_queue` and `queue_timeout_ms` of one backend.
+fn check_capacity(
+    c: &mut Checker,
+    base: &str,
+    b: &super::raw::RawBackend,
+) -> Option<super::Capacity> {
+    let Some(max_concurrency) = b.max_concurrency else {
+        for (set, key) in [
+            (b.max_queue.is_some(), "max_queue"),
+            (b.queue_timeout_ms.is_some(), "queue_timeout_ms"),
+        ] {
+            if set {
+                c.warn(
+                    format!("{base}.{key}"),
+                    "has no effect without max_concurrency",
+                );
+            }
+        }
+        return None;
+    };
+    if max_concurrency == 0 {
+        c.err(
+            format!("{base}.max_concurrency"),
+            "must be at least 1 (leave it out for no limit)",
+        );
+        return None;
+    }
+    let queue_timeout = match b.queue_timeout_ms {
+        Some(ms) => c.millis(&format!("{base}.queue_timeout_ms"), ms),
+        None => super::DEFAULT_QUEUE_TIMEOUT,
+    };
+    Some(super::Capacity {
+        max_concurrency,
+        max_queue: b.max_queue.unwrap_or(super::DEFAULT_MAX_QUEUE),
+        queue_timeout,
+    })
+}
+
+/// An AWS region name: lowercase letters, digits and '-' (`us-east-1`,
+/// `eu-central-2`, `us-gov-west-1`), as it goes into a host name.
+fn valid_region(r: &str) -> bool {
+    !r.is_empty()
+        && !r.starts_with('-')
+        && !r.ends_with('-')
+        && r.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// A `bedrock` backend's AWS credentials from the environment: the secret
+/// access key (or why it is missing) and the rest. The session token is
+/// read from `session_token_env`, or from `AWS_SESSION_TOKEN` when neither
+/// key variable is renamed (a renamed pair is another identity, whose
+/// token `AWS_SESSION_TOKEN` is not).
+fn aws_credentials(
+    b: &RawBackend,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> (SecretSource, Option<super::AwsIdentity>) {
+    let read = |var: &str| {
+        env(var)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    };
+    let id_var = b
+        .access_key_id_env
+        .as_deref()
+        .unwrap_or("AWS_ACCESS_KEY_ID");
+    let secret_var = b
+        .secret_access_key_env
+        .as_deref()
+        .unwrap_or("AWS_SECRET_ACCESS_KEY");
+    let token_var = match &b.session_token_env {
+        Some(v) => Some(v.as_str()),
+        None if b.access_key_id_env.is_none() && b.secret_access_key_env.is_none() => {
+            Some("AWS_SESSION_TOKEN")
+        }
+        None => None,
+    };
+    let (Some(id), Some(secret)) = (read(id_var), read(secret_var)) else {
+        let missing = if read(id_var).is_none() {
+            id_var
+        } else {
+            secret_var
+        };
+        return (
+            SecretSource::Missing(format!("environment variable {missing} is not set")),
+            None,
+        );
+    };
+    let identity = super::AwsIdentity {
+        access_key_id: id,
+        session_token: token_var.and_then(read).map(SecretString::from),
+    };
+    (
+        SecretSource::Present(SecretString::from(secret)),
+        Some(identity),
+    )
 }
 
 /// `[economics]`: named pools must exist; unnamed ones default to the first

@@ -85,6 +85,8 @@ pub struct Server {
     pub max_event_bytes: usize,
     pub allow_unauthenticated: bool,
     pub shutdown_grace: Duration,
+    /// See `RawServer::sse_keepalive_ms`; `None` when 0.
+    pub sse_keepalive: Option<Duration>,
 }
 
 /// Trying one backend again before the next (`[retries]`).
@@ -115,6 +117,12 @@ pub struct Timeouts {
 pub struct HealthSettings {
     pub interval: Duration,
     pub timeout: Duration,
+    /// Consecutive failed calls (connect, timeout, 5xx) that open a
+    /// backend's circuit.
+    pub failure_threshold: u32,
+    /// How long an open circuit keeps calls away; then one trial call
+    /// (half-open) decides whether it closes or opens again.
+    pub open_for: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -219,6 +227,8 @@ pub enum Protocol {
     /// Azure OpenAI: the OpenAI wire format under
     /// `/openai/deployments/{deployment}/...?api-version=`.
     AzureOpenAi,
+    /// Amazon Bedrock's Converse API (`/model/{modelId}/converse`).
+    Bedrock,
 }
 
 impl Protocol {
@@ -229,6 +239,7 @@ impl Protocol {
             Protocol::Anthropic => "anthropic",
             Protocol::Gemini => "gemini",
             Protocol::AzureOpenAi => "azure_openai",
+            Protocol::Bedrock => "bedrock",
         }
     }
 }
@@ -258,6 +269,17 @@ pub enum Auth {
     /// `token_env` (`gemini` and `azure_openai`): `Authorization: Bearer`,
     /// e.g. a Vertex AI or Microsoft Entra ID access token.
     Bearer,
+    /// AWS credentials (`bedrock`): every request signed with SigV4; the
+    /// backend's `key` is the secret access key, `aws` the rest.
+    SigV4,
+}
+
+/// The non-secret half of a `bedrock` backend's AWS credentials, and the
+/// session token of temporary ones.
+#[derive(Debug)]
+pub struct AwsIdentity {
+    pub access_key_id: String,
+    pub session_token: Option<SecretString>,
 }
 
 #[derive(Debug)]
@@ -286,7 +308,58 @@ pub struct Backend {
     /// The `api-version` query every call carries (`azure_openai` protocol):
     /// `api_version`, else [`DEFAULT_AZURE_API_VERSION`].
     pub api_version: String,
+    /// Probed instead of the protocol's model list when set: a 2xx answer
+    /// is up, a 503 that says it is loading is loading.
+    pub health_path: Option<String>,
+    /// Per-backend concurrency limit, if any.
+    pub capacity: Option<Capacity>,
+    /// Its own proxy, CA or client certificate, if any.
+    pub egress: Option<Egress>,
+    /// Extra headers sent on every call.
+    pub headers: Vec<(http::HeaderName, http::HeaderValue)>,
+    /// Top-level request fields left out (`openai`, `azure_openai`).
+    pub drop_fields: Vec<String>,
+    /// The AWS region (`bedrock` protocol): the default endpoint's and the
+    /// signature's; empty for other protocols.
+    pub region: String,
+    /// With [`Auth::SigV4`]: the access key id and session token.
+    pub aws: Option<AwsIdentity>,
 }
+
+/// How a backend is reached when not directly with the public roots: the
+/// files are read when the config is loaded.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Egress {
+    pub proxy: Option<String>,
+    /// PEM CA certificates trusted besides the public roots.
+    pub ca_pem: Option<Vec<u8>>,
+    /// PEM client certificate chain followed by its private key.
+    pub identity_pem: Option<Vec<u8>>,
+}
+
+impl std::fmt::Debug for Egress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The key stays out of debug output.
+        f.debug_struct("Egress")
+            .field("proxy", &self.proxy)
+            .field("ca", &self.ca_pem.is_some())
+            .field("client_certificate", &self.identity_pem.is_some())
+            .finish()
+    }
+}
+
+/// How many calls a backend takes at once and how many may wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capacity {
+    pub max_concurrency: u32,
+    pub max_queue: u32,
+    pub queue_timeout: Duration,
+}
+
+/// Waiting calls allowed per backend when `max_queue` is not set.
+pub const DEFAULT_MAX_QUEUE: u32 = 16;
+/// How long a call may wait for a slot when `queue_timeout_ms` is not set.
+pub const DEFAULT_QUEUE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The Azure OpenAI `api-version` used when a backend names none: the
 /// latest GA (non-preview) version of the data-plane inference API when
@@ -446,6 +519,8 @@ pub struct GatewayKey {
     pub max_tier: Option<Tier>,
     /// Cloud spend this key may cause in 30 days, USD.
     pub monthly_budget_usd: Option<f64>,
+    /// Requests and tokens per minute.
+    pub rate: crate::ratelimit::Limits,
 }
 
 /// What happens to a request that would reach the cloud past a budget.

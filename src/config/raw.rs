@@ -128,6 +128,9 @@ pub struct RawServer {
     pub max_event_bytes: u64,
     pub allow_unauthenticated: bool,
     pub shutdown_grace_ms: u64,
+    /// A stream still waiting for its first event after this long is
+    /// answered 200 at once and sent an SSE comment this often (0: never).
+    pub sse_keepalive_ms: u64,
 }
 
 impl Default for RawServer {
@@ -139,6 +142,7 @@ impl Default for RawServer {
             max_event_bytes: 1024 * 1024,
             allow_unauthenticated: false,
             shutdown_grace_ms: 10_000,
+            sse_keepalive_ms: 10_000,
         }
     }
 }
@@ -186,6 +190,10 @@ impl Default for RawRetries {
 pub struct RawHealth {
     pub interval_ms: u64,
     pub timeout_ms: u64,
+    /// Consecutive failed calls that open a backend's circuit.
+    pub failure_threshold: u32,
+    /// How long an open circuit keeps calls away before one trial call.
+    pub open_ms: u64,
 }
 
 impl Default for RawHealth {
@@ -193,6 +201,8 @@ impl Default for RawHealth {
         RawHealth {
             interval_ms: 15_000,
             timeout_ms: 2_000,
+            failure_threshold: 3,
+            open_ms: 10_000,
         }
     }
 }
@@ -234,7 +244,8 @@ impl Default for RawPolicy {
 pub struct RawBackend {
     pub name: String,
     pub protocol: String,
-    pub base_url: String,
+    /// Required but for `bedrock`, which defaults it from `region`.
+    pub base_url: Option<String>,
     pub tier: String,
     #[serde(default)]
     pub models: Vec<String>,
@@ -265,6 +276,38 @@ pub struct RawBackend {
     pub default_max_tokens: Option<u64>,
     /// The `api-version` query of every call (`azure_openai` protocol only).
     pub api_version: Option<String>,
+    /// Headers sent on every call (e.g. OpenRouter's `HTTP-Referer`).
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Top-level request fields removed before sending (`openai` and
+    /// `azure_openai` protocols), for servers that refuse ones they lack.
+    #[serde(default)]
+    pub drop_fields: Vec<String>,
+    /// An HTTP(S) proxy for this backend's calls (`http://host:port`).
+    pub proxy: Option<String>,
+    /// PEM file of CA certificates trusted for this backend, besides the
+    /// public roots.
+    pub ca_file: Option<String>,
+    /// PEM client certificate (chain) and private key presented to this
+    /// backend (mTLS).
+    pub client_cert_file: Option<String>,
+    pub client_key_file: Option<String>,
+    /// A path probed instead of the model list (e.g. llama.cpp's `/health`).
+    pub health_path: Option<String>,
+    /// Calls in flight at once (unlimited when absent).
+    pub max_concurrency: Option<u32>,
+    /// Calls waiting for a free slot when `max_concurrency` is reached.
+    pub max_queue: Option<u32>,
+    /// How long a call waits in that queue.
+    pub queue_timeout_ms: Option<u64>,
+    /// The AWS region (`bedrock` protocol only).
+    pub region: Option<String>,
+    /// Where the AWS credentials are read (`bedrock` protocol only):
+    /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`
+    /// unless named.
+    pub access_key_id_env: Option<String>,
+    pub secret_access_key_env: Option<String>,
+    pub session_token_env: Option<String>,
 }
 
 /// USD per million tokens.
@@ -403,4 +446,7 @@ pub struct RawKey {
     pub min_sensitivity: Option<String>,
     /// Cloud spend this key may cause in 30 days, USD.
     pub monthly_budget_usd: Option<f64>,
+    /// Rate limits, per minute (shared through Redis when `[state]` is set).
+    pub requests_per_minute: Option<u64>,
+    pub tokens_per_minute: Option<u64>,
 }

@@ -460,11 +460,13 @@ fn anthropic_protocol_and_its_max_tokens_default() {
 }
 
 #[test]
-fn unknown_protocol_names_the_five() {
+fn unknown_protocol_names_the_six() {
     let errs = errors(&BASE.replace("protocol = \"ollama\"", "protocol = \"claude\""));
     assert!(
         errs.iter().any(|e| e.starts_with("backends[0].protocol: ")
-            && e.contains("\"openai\", \"ollama\", \"anthropic\", \"gemini\" or \"azure_openai\"")),
+            && e.contains(
+                "\"openai\", \"ollama\", \"anthropic\", \"gemini\", \"azure_openai\" or \"bedrock\""
+            )),
         "{errs:#?}"
     );
 }
@@ -649,5 +651,242 @@ fn azure_config_errors_name_their_keys() {
         &format!("{BASE}{}", AZURE.replace("gpt-4o-prod", "gpt 4o/prod")),
         "backends[2].models[0]",
         "is not an Azure deployment name",
+    );
+}
+
+const BEDROCK: &str = r#"
+[[backends]]
+name = "bedrock"
+protocol = "bedrock"
+tier = "private_cloud"
+models = ["anthropic.claude-3-5-sonnet-20240620-v1:0"]
+"#;
+
+fn with_aws(var: &str) -> Option<String> {
+    match var {
+        "AWS_ACCESS_KEY_ID" => Some("AKIDEXAMPLE".into()),
+        "AWS_SECRET_ACCESS_KEY" | "MY_SECRET" => Some("secret".into()),
+        "AWS_SESSION_TOKEN" => Some("token".into()),
+        other => with_key(other),
+    }
+}
+
+#[test]
+fn bedrock_protocol_with_aws_credentials_or_an_api_key() {
+    let toml = format!("{BASE}{BEDROCK}region = \"eu-west-1\"\n");
+    let loaded = from_toml_str(&toml, &with_aws).expect("valid");
+    let b = &loaded.config.backends[2];
+    assert_eq!(b.protocol.as_str(), "bedrock");
+    assert_eq!(
+        b.base_url,
+        "https://bedrock-runtime.eu-west-1.amazonaws.com"
+    );
+    assert_eq!(b.region, "eu-west-1");
+    assert_eq!(b.auth, Auth::SigV4);
+    assert!(matches!(b.key, KeyState::Present(_)));
+    let aws = b.aws.as_ref().expect("identity");
+    assert_eq!(aws.access_key_id, "AKIDEXAMPLE");
+    assert!(aws.session_token.is_some());
+    assert!(!b.caps.json_schema);
+    // Renamed keys: AWS_SESSION_TOKEN belongs to another identity.
+    let toml =
+        format!("{BASE}{BEDROCK}region = \"eu-west-1\"\nsecret_access_key_env = \"MY_SECRET\"\n");
+    let loaded = from_toml_str(&toml, &with_aws).expect("valid");
+    let b = &loaded.config.backends[2];
+    assert!(b.aws.as_ref().expect("identity").session_token.is_none());
+    // No credentials in the environment: unconfigured, with a warning.
+    let toml = format!("{BASE}{BEDROCK}region = \"eu-west-1\"\n");
+    let loaded = from_toml_str(&toml, &with_key).expect("valid");
+    assert!(matches!(
+        loaded.config.backends[2].key,
+        KeyState::Missing(_)
+    ));
+    assert!(
+        loaded
+            .warnings
+            .iter()
+            .any(|w| w.key == "backends[2]" && w.message.contains("AWS_ACCESS_KEY_ID"))
+    );
+    // A Bedrock API key: a bearer token, and base_url may be set.
+    let toml = format!(
+        "{BASE}{BEDROCK}region = \"us-east-1\"\napi_key_env = \"OPENAI_API_KEY\"\nbase_url = \"http://127.0.0.1:9/\"\n"
+    );
+    let loaded = from_toml_str(&toml, &with_aws).expect("valid");
+    let b = &loaded.config.backends[2];
+    assert_eq!(b.auth, Auth::ApiKey);
+    assert!(b.aws.is_none());
+    assert_eq!(b.base_url, "http://127.0.0.1:9");
+}
+
+#[test]
+fn bedrock_config_errors_name_their_key() {
+    assert_error(
+        &format!("{BASE}{BEDROCK}"),
+        "backends[2].region",
+        "needs its AWS region",
+    );
+    assert_error(
+        &format!("{BASE}{BEDROCK}region = \"US East\"\n"),
+        "backends[2].region",
+        "is not an AWS region",
+    );
+    assert_error(
+        &format!(
+            "{BASE}{BEDROCK}region = \"us-east-1\"\napi_key_env = \"K\"\naccess_key_id_env = \"A\"\n"
+        ),
+        "backends[2].access_key_id_env",
+        "not both",
+    );
+    assert_error(
+        &format!("{BASE}{BEDROCK}region = \"us-east-1\"\ntoken_env = \"K\"\n"),
+        "backends[2].token_env",
+        "only gemini and azure_openai",
+    );
+    assert_error(
+        &format!(
+            "{BASE}{}region = \"us-east-1\"\n",
+            BEDROCK.replace(
+                "models = [\"anthropic.claude-3-5-sonnet-20240620-v1:0\"]",
+                ""
+            )
+        ),
+        "backends[2].models",
+        "must list its model ids",
+    );
+    assert_error(
+        &BASE.replace(
+            "api_key_env = \"OPENAI_API_KEY\"",
+            "api_key_env = \"OPENAI_API_KEY\"\nsession_token_env = \"T\"",
+        ),
+        "backends[1].session_token_env",
+        "only bedrock backends",
+    );
+    assert_error(
+        &BASE.replace("base_url = \"https://api.openai.com/v1\"\n", ""),
+        "backends[1].base_url",
+        "is required",
+    );
+}
+
+#[test]
+fn capacity_health_path_and_circuit_settings_are_checked() {
+    let ollama = "models = [\"llama3.1:8b\"]\n";
+    let with = |extra: &str| BASE.replacen(ollama, &format!("{ollama}{extra}\n"), 1);
+    let c = from_toml_str(
+        &with("max_concurrency = 2\nhealth_path = \"/health\""),
+        &with_key,
+    )
+    .expect("valid")
+    .config;
+    assert_eq!(
+        c.backends[0].capacity,
+        Some(Capacity {
+            max_concurrency: 2,
+            max_queue: DEFAULT_MAX_QUEUE,
+            queue_timeout: DEFAULT_QUEUE_TIMEOUT,
+        })
+    );
+    assert_eq!(c.backends[0].health_path.as_deref(), Some("/health"));
+    assert_eq!(c.backends[1].capacity, None);
+    assert_eq!(c.health.failure_threshold, 3);
+    assert_eq!(c.health.open_for, Duration::from_secs(10));
+    assert_error(
+        &with("max_concurrency = 0"),
+        "backends[0].max_concurrency",
+        "must be at least 1",
+    );
+    assert_error(
+        &with("max_concurrency = 1\nqueue_timeout_ms = 0"),
+        "backends[0].queue_timeout_ms",
+        "greater than 0",
+    );
+    for bad in ["health", "/he alth", "http://x/health"] {
+        assert_error(
+            &with(&format!("health_path = {bad:?}")),
+            "backends[0].health_path",
+            "is not a path",
+        );
+    }
+    let loaded = from_toml_str(&with("max_queue = 4"), &with_key).expect("valid");
+    assert!(
+        loaded
+            .warnings
+            .iter()
+            .any(|w| w.to_string().starts_with("backends[0].max_queue: ")),
+        "{:?}",
+        loaded.warnings
+    );
+    assert_error(
+        &format!("[health]\nfailure_threshold = 0\n{BASE}"),
+        "health.failure_threshold",
+        "at least 1",
+    );
+}
+
+#[test]
+fn key_rate_limits_are_read_and_zero_is_refused() {
+    let keys = "[[keys]]\nname = \"a\"\nkey_sha256 = \"0000000000000000000000000000000000000000000000000000000000000000\"\n";
+    let c = from_toml_str(
+        &format!("{BASE}{keys}requests_per_minute = 60\ntokens_per_minute = 1000\n"),
+        &with_key,
+    )
+    .expect("valid")
+    .config;
+    assert_eq!(c.keys[0].rate.requests_per_minute, Some(60));
+    assert_eq!(c.keys[0].rate.tokens_per_minute, Some(1000));
+    assert_error(
+        &format!("{BASE}{keys}requests_per_minute = 0\n"),
+        "keys[0].requests_per_minute",
+        "at least 1",
+    );
+}
+
+#[test]
+fn backend_headers_and_drop_fields_are_checked() {
+    let ollama = "models = [\"llama3.1:8b\"]\n";
+    let openai = "models = [\"gpt-4o\", \"gpt-4o-mini\"]\n";
+    let with = |extra: &str| BASE.replacen(openai, &format!("{openai}{extra}\n"), 1);
+    let c = from_toml_str(
+        &with("headers = { \"X-Title\" = \"airlock\" }\ndrop_fields = [\"user\"]"),
+        &with_key,
+    )
+    .expect("valid")
+    .config;
+    assert_eq!(c.backends[1].headers.len(), 1);
+    assert_eq!(c.backends[1].headers[0].0.as_str(), "x-title");
+    assert_eq!(c.backends[1].drop_fields, vec!["user".to_owned()]);
+    for (toml, key, says) in [
+        (
+            "headers = { \"Authorization\" = \"Bearer x\" }",
+            "backends[1].headers.\"Authorization\"",
+            "is set by airlock",
+        ),
+        (
+            "headers = { \"bad name\" = \"x\" }",
+            "backends[1].headers.\"bad name\"",
+            "not a valid header name",
+        ),
+        (
+            "headers = { \"X-Ok\" = \"line\\nbreak\" }",
+            "backends[1].headers.\"X-Ok\"",
+            "not a valid header value",
+        ),
+        (
+            "drop_fields = [\"messages\"]",
+            "backends[1].drop_fields[0]",
+            "cannot be dropped",
+        ),
+    ] {
+        assert_error(&with(toml), key, says);
+    }
+    let on_ollama = BASE.replacen(ollama, &format!("{ollama}drop_fields = [\"user\"]\n"), 1);
+    let loaded = from_toml_str(&on_ollama, &with_key).expect("valid");
+    assert!(
+        loaded
+            .warnings
+            .iter()
+            .any(|w| w.to_string().starts_with("backends[0].drop_fields: ")),
+        "{:?}",
+        loaded.warnings
     );
 }

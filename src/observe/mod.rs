@@ -33,15 +33,21 @@ pub enum Endpoint {
     Explain,
     Models,
     Cost,
+    /// `/v1/messages` (Anthropic's Messages API).
+    Messages,
+    /// `/v1/messages/count_tokens`.
+    CountTokens,
 }
 
 impl Endpoint {
-    pub const ALL: [Endpoint; 5] = [
+    pub const ALL: [Endpoint; 7] = [
         Endpoint::Chat,
         Endpoint::Embeddings,
         Endpoint::Explain,
         Endpoint::Models,
         Endpoint::Cost,
+        Endpoint::Messages,
+        Endpoint::CountTokens,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -51,6 +57,8 @@ impl Endpoint {
             Endpoint::Explain => "explain",
             Endpoint::Models => "models",
             Endpoint::Cost => "cost",
+            Endpoint::Messages => "messages",
+            Endpoint::CountTokens => "count_tokens",
         }
     }
 
@@ -61,6 +69,8 @@ impl Endpoint {
             "/v1/airlock/explain" => Endpoint::Explain,
             "/v1/models" => Endpoint::Models,
             "/v1/airlock/cost" => Endpoint::Cost,
+            "/v1/messages" => Endpoint::Messages,
+            "/v1/messages/count_tokens" => Endpoint::CountTokens,
             _ => Endpoint::Chat,
         }
     }
@@ -78,9 +88,11 @@ pub enum Outcome {
     Unauthorized,
     /// The tier filter refused it (`on_violation = "reject"`).
     Blocked,
-    /// No allowed backend was up: failed closed.
+    /// No allowed backend was up or available (down, circuit open,
+    /// loading, queue full): failed closed.
     NoBackend,
-    /// Every backend tried was rate-limited.
+    /// The gateway key is over its per-minute limits, or every backend
+    /// tried was rate-limited.
     RateLimited,
     /// A cloud budget is spent (`budgets.on_exceeded = "reject"`).
     Budget,
@@ -368,6 +380,8 @@ mod tests {
                 Endpoint::Explain => "/v1/airlock/explain",
                 Endpoint::Models => "/v1/models",
                 Endpoint::Cost => "/v1/airlock/cost",
+                Endpoint::Messages => "/v1/messages",
+                Endpoint::CountTokens => "/v1/messages/count_tokens",
             };
             assert_eq!(Endpoint::from_path(path), e);
         }

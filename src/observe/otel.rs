@@ -12,7 +12,7 @@
 //! Must not: put prompt or completion text into attributes (the GenAI
 //! conventions' opt-in content attributes are never set).
 
-use super::{Outcome, Record};
+use super::{Endpoint, Outcome, Record};
 use crate::config::Protocol;
 use opentelemetry::propagation::{Extractor, TextMapPropagator};
 use opentelemetry::trace::TracerProvider as _;
@@ -86,12 +86,21 @@ fn system(p: Protocol) -> &'static str {
         Protocol::Anthropic => "anthropic",
         Protocol::Gemini => "gcp.gemini",
         Protocol::AzureOpenAi => "azure.ai.openai",
+        Protocol::Bedrock => "aws.bedrock",
+    }
+}
+
+/// `gen_ai.operation.name`: Anthropic's Messages API is a chat too.
+fn operation(e: Endpoint) -> &'static str {
+    match e {
+        Endpoint::Messages => "chat",
+        e => e.as_str(),
     }
 }
 
 /// Sets the GenAI and decision attributes of a finished request.
 pub fn annotate(span: &Span, r: &Record) {
-    span.set_attribute("gen_ai.operation.name", r.endpoint.as_str());
+    span.set_attribute("gen_ai.operation.name", operation(r.endpoint));
     if let Some(p) = r.protocol {
         span.set_attribute("gen_ai.system", system(p));
         span.set_attribute("gen_ai.provider.name", system(p));

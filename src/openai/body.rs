@@ -83,6 +83,21 @@ impl Body {
     }
 }
 
+impl Body {
+    /// As [`Body::with_model`], less the top-level `drop` keys (a
+    /// backend's `drop_fields`): the original bytes when none is present.
+    pub fn with_model_without(&self, model: &str, drop: &[String]) -> Vec<u8> {
+        if !drop.iter().any(|k| self.map.contains_key(k)) {
+            return self.with_model(model);
+        }
+        let mut map = self.map.clone();
+        for k in drop {
+            map.remove(k);
+        }
+        serialize_with_model(&map, model)
+    }
+}
+
 impl From<Map<String, Value>> for Body {
     fn from(map: Map<String, Value>) -> Body {
         Body { map, raw: None }
@@ -281,6 +296,16 @@ mod tests {
         let b = parse(r#"{"input":"x"}"#);
         assert!(b.raw.is_none());
         assert_eq!(b.with_model("m"), br#"{"input":"x"}"#.to_vec());
+    }
+
+    #[test]
+    fn dropped_fields_are_left_out_and_absent_ones_keep_the_bytes() {
+        let b = parse(r#"{"model":"a", "stream_options":{"include_usage":true},"user":"u"}"#);
+        let drop = vec!["stream_options".to_owned(), "seed".to_owned()];
+        let v: Value = serde_json::from_slice(&b.with_model_without("m", &drop)).expect("json");
+        assert_eq!(v, serde_json::json!({"model": "m", "user": "u"}));
+        let none = vec!["seed".to_owned()];
+        assert_eq!(b.with_model_without("m", &none), b.with_model("m"));
     }
 
     #[test]

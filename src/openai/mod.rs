@@ -17,7 +17,7 @@ pub struct RequestError {
 }
 
 impl RequestError {
-    fn new(param: impl Into<String>, message: impl Into<String>) -> Self {
+    pub(crate) fn new(param: impl Into<String>, message: impl Into<String>) -> Self {
         RequestError {
             message: message.into(),
             param: Some(param.into()),
@@ -100,7 +100,15 @@ pub struct ChatRequest {
     pub json_schema: bool,
 }
 
-fn as_object(bytes: &[u8]) -> Result<Body, RequestError> {
+/// Most messages one chat request may hold. Far above any real
+/// conversation; a request over it is refused before it is scanned.
+pub const MAX_MESSAGES: usize = 4096;
+/// Most inputs one embeddings request may hold (OpenAI's documented limit
+/// for an array of strings or of token arrays).
+pub const MAX_INPUTS: usize = 2048;
+
+/// Parses a JSON object body (duplicate keys refused, see [`Body`]).
+pub(crate) fn as_object(bytes: &[u8]) -> Result<Body, RequestError> {
     Body::parse(bytes).map_err(|e| match e {
         body::BodyError::NotObject => RequestError {
             message: "the request body must be a JSON object".into(),
@@ -145,7 +153,12 @@ fn opt_u64(body: &Map<String, Value>, key: &str) -> Result<Option<u64>, RequestE
 
 impl ChatRequest {
     pub fn parse(bytes: &[u8]) -> Result<ChatRequest, RequestError> {
-        let body = as_object(bytes)?;
+        ChatRequest::from_body(as_object(bytes)?)
+    }
+
+    /// Checks a body already parsed (or built by another API's translation,
+    /// such as the Anthropic Messages ingress).
+    pub fn from_body(body: Body) -> Result<ChatRequest, RequestError> {
         let model = model_of(&body)?;
         let stream = opt_bool(&body, "stream")?.unwrap_or(false);
         let include_usage = match body.get("stream_options") {
@@ -219,6 +232,12 @@ impl ChatRequest {
 
     fn check_messages(&self) -> Result<(), RequestError> {
         let messages = match self.body.get("messages") {
+            Some(Value::Array(a)) if a.len() > MAX_MESSAGES => {
+                return Err(RequestError::new(
+                    "messages",
+                    format!("too many messages: {} (at most {MAX_MESSAGES})", a.len()),
+                ));
+            }
             Some(Value::Array(a)) if !a.is_empty() => a,
             Some(Value::Array(_)) => {
                 return Err(RequestError::new("messages", "messages must not be empty"));
@@ -380,6 +399,11 @@ impl ChatRequest {
     pub fn body_for(&self, model: &str) -> Vec<u8> {
         self.body.with_model(model)
     }
+
+    /// [`ChatRequest::body_for`] less the backend's `drop_fields`.
+    pub fn body_for_backend(&self, model: &str, drop: &[String]) -> Vec<u8> {
+        self.body.with_model_without(model, drop)
+    }
 }
 
 fn parse_role(role: &str) -> Option<Role> {
@@ -415,6 +439,14 @@ impl EmbeddingsRequest {
                     return Err(RequestError::new(
                         "input",
                         "input must be a string, an array of strings, or token arrays",
+                    ));
+                }
+                // One token array may be long; a list of inputs may not.
+                let one_token_array = items.iter().all(Value::is_u64);
+                if !one_token_array && items.len() > MAX_INPUTS {
+                    return Err(RequestError::new(
+                        "input",
+                        format!("too many inputs: {} (at most {MAX_INPUTS})", items.len()),
                     ));
                 }
             }
@@ -513,6 +545,38 @@ mod tests {
         );
         assert!(err("[1,2]").message.contains("JSON object"));
         assert!(err("{\"model\": ").message.contains("not valid JSON"));
+    }
+
+    #[test]
+    fn message_and_input_counts_and_nesting_are_bounded() {
+        let msgs = |n: usize| {
+            let one = r#"{"role":"user","content":"x"}"#;
+            format!(r#"{{"model":"a","messages":[{}]}}"#, vec![one; n].join(","))
+        };
+        assert!(ChatRequest::parse(msgs(MAX_MESSAGES).as_bytes()).is_ok());
+        let e = err(&msgs(MAX_MESSAGES + 1));
+        assert_eq!(e.param.as_deref(), Some("messages"));
+        assert!(e.message.contains("too many messages"), "{}", e.message);
+        let inputs = |n: usize| {
+            format!(
+                r#"{{"model":"e","input":[{}]}}"#,
+                vec!["\"x\""; n].join(",")
+            )
+        };
+        assert!(EmbeddingsRequest::parse(inputs(MAX_INPUTS).as_bytes()).is_ok());
+        let e = EmbeddingsRequest::parse(inputs(MAX_INPUTS + 1).as_bytes()).expect_err("too many");
+        assert!(e.message.contains("too many inputs"), "{}", e.message);
+        // One long token array is one input.
+        let tokens = format!(r#"{{"model":"e","input":[{}]}}"#, vec!["1"; 5000].join(","));
+        assert!(EmbeddingsRequest::parse(tokens.as_bytes()).is_ok());
+        // Nesting deeper than serde_json's limit (128) is refused, not a
+        // stack overflow.
+        let deep = format!(
+            r#"{{"model":"a","messages":[{{"role":"user","content":"x","x":{}{}}}]}}"#,
+            "[".repeat(100_000),
+            "]".repeat(100_000)
+        );
+        assert!(err(&deep).message.contains("not valid JSON"));
     }
 
     #[test]

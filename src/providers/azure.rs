@@ -54,7 +54,14 @@ pub async fn chat(
     req: &ChatRequest,
 ) -> Result<Reply, DispatchError> {
     let url = url(call.backend, call.model, "chat/completions").map_err(DispatchError::Convert)?;
-    let resp = post(http, call, &url, req.body_for(call.model), req.stream).await?;
+    let resp = post(
+        http,
+        call,
+        &url,
+        req.body_for_backend(call.model, &call.backend.drop_fields),
+        req.stream,
+    )
+    .await?;
     if req.stream {
         let framer = Chunks {
             decoder: SseDecoder::new(call.limits.max_event_bytes),
@@ -79,7 +86,15 @@ pub async fn embeddings(
     req: &EmbeddingsRequest,
 ) -> Result<Bytes, DispatchError> {
     let url = url(call.backend, call.model, "embeddings").map_err(DispatchError::Convert)?;
-    let resp = post(http, call, &url, req.body.with_model(call.model), false).await?;
+    let resp = post(
+        http,
+        call,
+        &url,
+        req.body
+            .with_model_without(call.model, &call.backend.drop_fields),
+        false,
+    )
+    .await?;
     let body = read_body(resp, call, call.limits.max_response_bytes).await?;
     clean_json(body).ok_or_else(|| DispatchError::Protocol {
         backend: call.backend.name.clone(),

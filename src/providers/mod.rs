@@ -1,5 +1,5 @@
 //! Talking to backends: one module per wire protocol (`openai`, `ollama`,
-//! `anthropic`, `gemini`, `azure`), sharing the transport here: timeouts (connect, first byte,
+//! `anthropic`, `gemini`, `azure`, `bedrock`), sharing the transport here: timeouts (connect, first byte,
 //! idle, total), bounded bodies, header hygiene, and the stream pump that
 //! commits only once the first meaningful frame has arrived. Errors say who failed and whether
 //! another backend may be tried. This layer never decides *where* a request
@@ -7,6 +7,7 @@
 
 pub mod anthropic;
 pub mod azure;
+pub mod bedrock;
 pub mod gemini;
 pub mod ndjson;
 pub mod ollama;
@@ -87,6 +88,16 @@ pub enum DispatchError {
     /// The request uses something this backend's protocol cannot honour.
     #[error("{0}")]
     Convert(ConvertError),
+    /// Not sent, or refused before any work: the backend is loading a
+    /// model (`why` "loading"), its circuit is open ("circuit_open"), or
+    /// its queue is full or was waited on too long ("queue_full",
+    /// "queue_timeout"). Another backend may be tried.
+    #[error("backend {backend} is unavailable ({why})")]
+    Unavailable {
+        backend: String,
+        why: &'static str,
+        retry_after: Option<Duration>,
+    },
 }
 
 impl DispatchError {
@@ -96,7 +107,8 @@ impl DispatchError {
             DispatchError::Connect { .. }
             | DispatchError::Timeout { .. }
             | DispatchError::Protocol { .. }
-            | DispatchError::Status { .. } => true,
+            | DispatchError::Status { .. }
+            | DispatchError::Unavailable { .. } => true,
             DispatchError::Convert(ConvertError::Unsupported { .. }) => true,
             DispatchError::Rejected { .. }
             | DispatchError::TooLarge { .. }
@@ -116,7 +128,13 @@ impl DispatchError {
             DispatchError::TooLarge { .. } => "too_large",
             DispatchError::Convert(ConvertError::ContentFilter { .. }) => "content_filter",
             DispatchError::Convert(_) => "unsupported",
+            DispatchError::Unavailable { why, .. } => why,
         }
+    }
+
+    /// Whether the backend said it is still loading a model.
+    pub fn is_loading(&self) -> bool {
+        matches!(self, DispatchError::Unavailable { why: "loading", .. })
     }
 
     /// How long to wait before trying the same backend again after this
@@ -165,13 +183,72 @@ pub struct Call<'a> {
 /// `ALL_PROXY`, sending even restricted prompts bound for a local backend
 /// through whatever proxy a container happens to set.
 pub fn client(timeouts: &Timeouts) -> reqwest::Result<reqwest::Client> {
+    builder(timeouts).build()
+}
+
+fn builder(timeouts: &Timeouts) -> reqwest::ClientBuilder {
     reqwest::Client::builder()
         .no_proxy()
         .connect_timeout(timeouts.connect)
         .pool_idle_timeout(Duration::from_secs(90))
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("airlock/", env!("CARGO_PKG_VERSION")))
-        .build()
+}
+
+/// The HTTP clients backends are called with: one shared, and one of its
+/// own for each backend with a proxy, CA or client certificate (a
+/// connection pool is per client, so nothing configured for one backend
+/// can reach another's calls).
+#[derive(Clone)]
+pub struct Clients {
+    shared: reqwest::Client,
+    own: std::sync::Arc<[Option<reqwest::Client>]>,
+}
+
+impl Clients {
+    pub fn new(config: &crate::config::Config) -> reqwest::Result<Clients> {
+        let own = config
+            .backends
+            .iter()
+            .map(|b| {
+                b.egress
+                    .as_ref()
+                    .map(|e| egress_client(&config.timeouts, e))
+                    .transpose()
+            })
+            .collect::<reqwest::Result<Vec<_>>>()?;
+        Ok(Clients {
+            shared: client(&config.timeouts)?,
+            own: own.into(),
+        })
+    }
+
+    /// The client for backend `id`.
+    pub fn get(&self, id: crate::config::BackendId) -> &reqwest::Client {
+        self.own
+            .get(id.0)
+            .and_then(Option::as_ref)
+            .unwrap_or(&self.shared)
+    }
+}
+
+fn egress_client(
+    timeouts: &Timeouts,
+    e: &crate::config::Egress,
+) -> reqwest::Result<reqwest::Client> {
+    let mut b = builder(timeouts);
+    if let Some(p) = &e.proxy {
+        b = b.proxy(reqwest::Proxy::all(p)?);
+    }
+    if let Some(pem) = &e.ca_pem {
+        for cert in reqwest::Certificate::from_pem_bundle(pem)? {
+            b = b.add_root_certificate(cert);
+        }
+    }
+    if let Some(pem) = &e.identity_pem {
+        b = b.identity(reqwest::Identity::from_pem(pem)?);
+    }
+    b.build()
 }
 
 /// A checked request of one of the endpoints airlock forwards.
@@ -193,6 +270,7 @@ pub async fn send(
         (Protocol::Anthropic, Job::Chat(req)) => anthropic::chat(http, call, req).await,
         (Protocol::Gemini, Job::Chat(req)) => gemini::chat(http, call, req).await,
         (Protocol::AzureOpenAi, Job::Chat(req)) => azure::chat(http, call, req).await,
+        (Protocol::Bedrock, Job::Chat(req)) => bedrock::chat(http, call, req).await,
         (Protocol::OpenAi, Job::Embeddings(req)) => {
             openai::embeddings(http, call, req).await.map(Reply::Json)
         }
@@ -206,6 +284,10 @@ pub async fn send(
         (Protocol::Anthropic, Job::Embeddings(_)) => Err(DispatchError::Convert(
             ConvertError::unsupported("model", "Anthropic backends do not serve embeddings"),
         )),
+        // Bedrock's embedding models speak InvokeModel, not translated (yet).
+        (Protocol::Bedrock, Job::Embeddings(_)) => Err(DispatchError::Convert(
+            ConvertError::unsupported("model", "Bedrock backends do not serve embeddings"),
+        )),
         // Gemini's embedContent is not translated (yet); another backend may serve it.
         (Protocol::Gemini, Job::Embeddings(_)) => Err(DispatchError::Convert(
             ConvertError::unsupported("model", "Gemini backends do not serve embeddings"),
@@ -213,19 +295,35 @@ pub async fn send(
     }
 }
 
-/// Probes a backend; `Ok` with the models it lists when it answers.
+/// Probes a backend; `Ok` with the models it lists when it answers (`None`
+/// when it is probed on its `health_path`, which lists none).
 pub async fn probe(
     http: &reqwest::Client,
     backend: &Backend,
     timeout: Duration,
-) -> Result<Vec<String>, DispatchError> {
+) -> Result<Option<Vec<String>>, DispatchError> {
+    if let Some(path) = &backend.health_path {
+        // An absolute path, from the server's root (llama.cpp's `/health`
+        // beside `base_url = ".../v1"`).
+        let url = url::Url::parse(&backend.base_url)
+            .and_then(|u| u.join(path))
+            .map_err(|_| DispatchError::Protocol {
+                backend: backend.name.clone(),
+                message: "health_path does not make a URL".into(),
+            })?;
+        return get_bounded(http, backend, url.as_str(), timeout)
+            .await
+            .map(|_| None);
+    }
     match backend.protocol {
         Protocol::OpenAi => openai::probe(http, backend, timeout).await,
         Protocol::Ollama => ollama::probe(http, backend, timeout).await,
         Protocol::Anthropic => anthropic::probe(http, backend, timeout).await,
         Protocol::Gemini => gemini::probe(http, backend, timeout).await,
         Protocol::AzureOpenAi => azure::probe(http, backend, timeout).await,
+        Protocol::Bedrock => bedrock::probe(http, backend, timeout).await,
     }
+    .map(Some)
 }
 
 /// A POST with auth and forwarded headers, waiting for the response head
@@ -237,14 +335,26 @@ pub(crate) async fn post(
     body: Vec<u8>,
     stream: bool,
 ) -> Result<reqwest::Response, DispatchError> {
+    let accept = if stream { "text/event-stream" } else { "" };
+    let rb = with_auth(request(http, call, url, accept), call.backend);
+    send_post(rb.body(body), call).await
+}
+
+/// A POST to `url` with the JSON content type, the forwarded headers,
+/// `accept` (unless empty) and the total timeout; no auth, no body yet.
+pub(crate) fn request(
+    http: &reqwest::Client,
+    call: &Call<'_>,
+    url: &str,
+    accept: &str,
+) -> reqwest::RequestBuilder {
     let mut rb = http
         .post(url)
         .header(http::header::CONTENT_TYPE, "application/json")
         .header("x-request-id", &call.forward.request_id)
-        .timeout(call.limits.timeouts.total)
-        .body(body);
-    if stream {
-        rb = rb.header(http::header::ACCEPT, "text/event-stream");
+        .timeout(call.limits.timeouts.total);
+    if !accept.is_empty() {
+        rb = rb.header(http::header::ACCEPT, accept);
     }
     if let Some(tp) = &call.forward.traceparent {
         rb = rb.header("traceparent", tp);
@@ -252,7 +362,18 @@ pub(crate) async fn post(
     if let Some(ts) = &call.forward.tracestate {
         rb = rb.header("tracestate", ts);
     }
-    rb = with_auth(rb, call.backend);
+    for (name, value) in &call.backend.headers {
+        rb = rb.header(name.clone(), value.clone());
+    }
+    rb
+}
+
+/// Sends a request built by [`request`], waiting for the response head
+/// under the first-byte timeout. Non-2xx answers become errors.
+pub(crate) async fn send_post(
+    rb: reqwest::RequestBuilder,
+    call: &Call<'_>,
+) -> Result<reqwest::Response, DispatchError> {
     let name = &call.backend.name;
     let sent = Instant::now();
     let mut resp = match tokio::time::timeout(call.limits.timeouts.first_byte, rb.send()).await {
@@ -301,12 +422,29 @@ pub(crate) async fn get_json(
     timeout: Duration,
 ) -> Result<serde_json::Value, DispatchError> {
     let url = format!("{}{path}", backend.base_url);
+    let body = get_bounded(http, backend, &url, timeout).await?;
+    serde_json::from_slice(&body).map_err(|_| DispatchError::Protocol {
+        backend: backend.name.clone(),
+        message: format!("{path} did not return JSON"),
+    })
+}
+
+/// A GET of `url` with the backend's auth: the body of a 2xx answer, at
+/// most `PROBE_MAX_BYTES`; a 503 that says it is loading is
+/// `Unavailable { why: "loading" }`.
+async fn get_bounded(
+    http: &reqwest::Client,
+    backend: &Backend,
+    url: &str,
+    timeout: Duration,
+) -> Result<Bytes, DispatchError> {
     let resp = with_auth(http.get(url).timeout(timeout), backend)
         .send()
         .await
         .map_err(|e| transport_error(&backend.name, &e))?;
     let status = resp.status().as_u16();
-    if !(200..300).contains(&status) {
+    let ok = (200..300).contains(&status);
+    if !ok && status != 503 {
         return Err(DispatchError::Status {
             backend: backend.name.clone(),
             status,
@@ -334,10 +472,34 @@ pub(crate) async fn get_json(
         }
         body.extend_from_slice(&chunk);
     }
-    serde_json::from_slice(&body).map_err(|_| DispatchError::Protocol {
-        backend: backend.name.clone(),
-        message: format!("{path} did not return JSON"),
-    })
+    if !ok {
+        return Err(if says_loading(&body) {
+            loading(&backend.name)
+        } else {
+            DispatchError::Status {
+                backend: backend.name.clone(),
+                status,
+                retry_after: None,
+            }
+        });
+    }
+    Ok(body.freeze())
+}
+
+/// A 503 whose body says a model is loading (llama.cpp answers every
+/// endpoint with `{"error":{"code":503,"message":"Loading model",
+/// "type":"unavailable_error"}}` while it reads weights).
+fn says_loading(body: &[u8]) -> bool {
+    body.len() <= 64 * 1024
+        && std::str::from_utf8(body).is_ok_and(|s| s.to_ascii_lowercase().contains("loading"))
+}
+
+fn loading(backend: &str) -> DispatchError {
+    DispatchError::Unavailable {
+        backend: backend.to_owned(),
+        why: "loading",
+        retry_after: None,
+    }
 }
 
 /// Largest health-probe answer read (a model list).
@@ -351,16 +513,21 @@ const PROBE_MAX_BYTES: usize = 1024 * 1024;
 pub(crate) fn with_auth(rb: reqwest::RequestBuilder, backend: &Backend) -> reqwest::RequestBuilder {
     let rb = match backend.protocol {
         Protocol::Anthropic => rb.header("anthropic-version", anthropic::API_VERSION),
-        Protocol::OpenAi | Protocol::Ollama | Protocol::Gemini | Protocol::AzureOpenAi => rb,
+        Protocol::OpenAi
+        | Protocol::Ollama
+        | Protocol::Gemini
+        | Protocol::AzureOpenAi
+        | Protocol::Bedrock => rb,
     };
     let key = match &backend.key {
         KeyState::Present(k) => k.expose_secret(),
         KeyState::NotNeeded | KeyState::Missing(_) => return rb,
     };
     match (backend.protocol, backend.auth) {
-        (Protocol::OpenAi | Protocol::Ollama, Auth::ApiKey) | (_, Auth::Bearer) => {
-            rb.bearer_auth(key)
-        }
+        // Bedrock requests are signed with the whole request in hand.
+        (_, Auth::SigV4) => rb,
+        (Protocol::OpenAi | Protocol::Ollama | Protocol::Bedrock, Auth::ApiKey)
+        | (_, Auth::Bearer) => rb.bearer_auth(key),
         (Protocol::Anthropic, Auth::ApiKey) => sensitive_header(rb, "x-api-key", key),
         (Protocol::Gemini, Auth::ApiKey) => sensitive_header(rb, "x-goog-api-key", key),
         (Protocol::AzureOpenAi, Auth::ApiKey) => sensitive_header(rb, "api-key", key),
@@ -409,7 +576,23 @@ async fn check_status(
     if (200..300).contains(&status) {
         return Ok(resp);
     }
+    // Bedrock names its errors in a header, whatever the status.
+    if call.backend.protocol == Protocol::Bedrock {
+        return Err(bedrock::error(resp, call).await);
+    }
     let backend = call.backend.name.clone();
+    if status == 503 {
+        let retry_after = retry_after(resp.headers());
+        let body = read_body(resp, call, 64 * 1024).await.unwrap_or_default();
+        if says_loading(&body) {
+            return Err(loading(&backend));
+        }
+        return Err(DispatchError::Status {
+            backend,
+            status,
+            retry_after,
+        });
+    }
     if matches!(status, 401 | 402 | 403 | 408 | 429) || !(400..500).contains(&status) {
         return Err(DispatchError::Status {
             backend,
@@ -649,6 +832,12 @@ pub(crate) async fn open_stream<F: Framer>(
                             return Some((Ok(out.freeze()), s));
                         }
                     }
+                }
+                // reqwest's own total timeout and ours race: either way it
+                // is the total timeout, not a lost connection.
+                Ok(Some(Err(e))) if e.is_timeout() || Instant::now() >= s.deadline => {
+                    let ev = fail(&mut s, "the stream timed out".into(), "upstream_timeout");
+                    return Some((Ok(ev), s));
                 }
                 Ok(Some(Err(_))) => {
                     let ev = fail(&mut s, "the connection was lost".into(), "upstream_error");

@@ -17,9 +17,17 @@ pub async fn chat(
     req: &ChatRequest,
 ) -> Result<Reply, DispatchError> {
     let url = format!("{}/chat/completions", call.backend.base_url);
-    let resp = post(http, call, &url, req.body_for(call.model), req.stream).await?;
+    let resp = post(
+        http,
+        call,
+        &url,
+        req.body_for_backend(call.model, &call.backend.drop_fields),
+        req.stream,
+    )
+    .await?;
     if req.stream {
         let framer = PassThrough {
+            comments: 0,
             decoder: SseDecoder::new(call.limits.max_event_bytes),
             started: false,
             done: false,
@@ -38,7 +46,15 @@ pub async fn embeddings(
     req: &EmbeddingsRequest,
 ) -> Result<Bytes, DispatchError> {
     let url = format!("{}/embeddings", call.backend.base_url);
-    let resp = post(http, call, &url, req.body.with_model(call.model), false).await?;
+    let resp = post(
+        http,
+        call,
+        &url,
+        req.body
+            .with_model_without(call.model, &call.backend.drop_fields),
+        false,
+    )
+    .await?;
     let body = read_body(resp, call, call.limits.max_response_bytes).await?;
     check_json(&body, call)?;
     Ok(body)
@@ -69,23 +85,53 @@ fn check_json(body: &[u8], call: &Call<'_>) -> Result<(), DispatchError> {
         })
 }
 
-/// Forwards upstream SSE bytes unchanged while tracking its frames.
+/// Forwards upstream SSE events as they complete, each one checked: its
+/// data must be JSON (or `[DONE]`), so that a backend sending garbage ends
+/// the stream with an error event (or, before the first event, is passed
+/// over) instead of handing the caller's SDK something it cannot parse. An
+/// event is sent whole, never a half of one. Comments (keep-alive pings)
+/// are passed on as `: keep-alive`, so idle proxies stay open mid-stream.
 struct PassThrough {
     decoder: SseDecoder,
     started: bool,
     done: bool,
+    comments: u64,
 }
 
 impl Framer for PassThrough {
     fn push(&mut self, chunk: &[u8], out: &mut BytesMut) -> Result<(), String> {
         self.decoder.push(chunk).map_err(|e| e.to_string())?;
+        for _ in self.comments..self.decoder.comments() {
+            out.extend_from_slice(b": keep-alive\n\n");
+        }
+        self.comments = self.decoder.comments();
         while let Some(ev) = self.decoder.next_event() {
-            self.started = true;
+            if self.done {
+                // Nothing follows [DONE].
+                continue;
+            }
             if ev.data.trim() == "[DONE]" {
                 self.done = true;
+                self.started = true;
+                out.extend_from_slice(b"data: [DONE]\n\n");
+                continue;
             }
+            if serde_json::from_str::<serde::de::IgnoredAny>(&ev.data).is_err() {
+                return Err("the backend sent an event that is not JSON".into());
+            }
+            self.started = true;
+            if let Some(name) = &ev.event {
+                out.extend_from_slice(b"event: ");
+                out.extend_from_slice(name.as_bytes());
+                out.extend_from_slice(b"\n");
+            }
+            for line in ev.data.split('\n') {
+                out.extend_from_slice(b"data: ");
+                out.extend_from_slice(line.as_bytes());
+                out.extend_from_slice(b"\n");
+            }
+            out.extend_from_slice(b"\n");
         }
-        out.extend_from_slice(chunk);
         Ok(())
     }
 

@@ -14,7 +14,13 @@ use crate::types::{Level, Tier, TierSet};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BackendState {
     Up,
+    /// Dead to its probe, or its circuit is open after failed calls.
     Down,
+    /// The circuit's wait is over: the next call is a trial.
+    HalfOpen,
+    /// Alive but still loading a model (a local server's 503 "Loading
+    /// model"): tried after the healthy ones.
+    Loading,
     Unknown,
     Unconfigured,
 }
@@ -24,6 +30,8 @@ impl BackendState {
         match self {
             BackendState::Up => "up",
             BackendState::Down => "down",
+            BackendState::HalfOpen => "half_open",
+            BackendState::Loading => "loading",
             BackendState::Unknown => "unknown",
             BackendState::Unconfigured => "unconfigured",
         }
@@ -452,8 +460,10 @@ fn eligible(
         capable = true;
         match state(t.backend) {
             BackendState::Unconfigured => {}
-            BackendState::Down => down.push(t.clone()),
-            BackendState::Up | BackendState::Unknown => healthy.push(t.clone()),
+            BackendState::Down | BackendState::Loading => down.push(t.clone()),
+            BackendState::Up | BackendState::Unknown | BackendState::HalfOpen => {
+                healthy.push(t.clone())
+            }
         }
     }
     healthy.extend(down);

@@ -1,6 +1,7 @@
 """Session fixtures: the fake cloud, a real llama.cpp model server (SmolLM2-135M,
-one thread), and the release airlock binary configured to use both. All on
-127.0.0.1 with ephemeral ports; every process is stopped at the end."""
+one thread), and the release airlock binary configured to use both; clients of
+the official openai and anthropic SDKs pointed at it. All on 127.0.0.1 with
+ephemeral ports; every process is stopped at the end."""
 
 import os
 import socket
@@ -81,6 +82,11 @@ first_byte_ms = 120000
 [health]
 interval_ms = 1000
 
+# Images cannot be scanned; here they count as internal, so the image tests
+# can reach the (fake) cloud. The shipped default keeps them confidential.
+[policy]
+unscannable = "internal"
+
 [[backends]]
 name = "llama"
 protocol = "openai"
@@ -142,3 +148,12 @@ key_env = "E2E_GATEWAY_KEY"
 def client(gateway):
     import openai
     return openai.OpenAI(base_url=gateway, api_key=GATEWAY_KEY, max_retries=0, timeout=120)
+
+
+@pytest.fixture()
+def claude(gateway):
+    """The official anthropic SDK pointed at airlock: its base URL has no
+    /v1 (the SDK appends /v1/messages), the gateway key as its API key."""
+    import anthropic
+    return anthropic.Anthropic(base_url=gateway.removesuffix("/v1"), api_key=GATEWAY_KEY,
+                               max_retries=0, timeout=120)

@@ -5,6 +5,12 @@ chat.completion.chunk streams ending in `data: [DONE]`, embeddings as float
 arrays or base64 (little-endian float32, what the official SDK asks for by
 default), `{"error": {...}}` bodies. It counts what it receives so the tests
 can prove what never reached the cloud. Standard library only.
+
+What it answers: with `tools` (and `tool_choice` not "none") and a last
+message that is not a tool result, a call of the first tool with
+`{"city": "Paris"}` (streamed as an id-and-name delta, then the arguments
+in two pieces); after a tool result, "Tool said: <result>."; for a user
+turn holding images, "I see <n> images."; else "Cloud says hello."
 """
 
 import base64
@@ -27,6 +33,30 @@ class State:
     def count(self, path_suffix):
         with self.lock:
             return sum(1 for p, _, _ in self.requests if p.endswith(path_suffix))
+
+
+TOOL_ID = "call_fake_weather"
+TOOL_ARGS = {"city": "Paris"}
+
+
+def answer(body):
+    """(words of the text answer, name of the tool to call or None)."""
+    messages = body.get("messages") or [{}]
+    last = messages[-1]
+    tools = body.get("tools") or []
+    if last.get("role") == "tool":
+        content = last.get("content")
+        if isinstance(content, list):
+            content = "".join(p.get("text", "") for p in content)
+        return ["Tool", " said: ", f"{content}."], None
+    if tools and body.get("tool_choice") != "none":
+        return ["Let", " me", " check."], tools[0]["function"]["name"]
+    content = last.get("content")
+    if isinstance(content, list):
+        images = sum(1 for p in content if p.get("type") == "image_url")
+        if images:
+            return ["I see", f" {images} images."], None
+    return ["Cloud", " says", " hello."], None
 
 
 def make_handler(state):
@@ -67,14 +97,18 @@ def make_handler(state):
 
         def chat(self, body):
             model = body.get("model")
-            words = ["Cloud", " says", " hello."]
+            words, call = answer(body)
             if not body.get("stream"):
+                message = {"role": "assistant", "content": "".join(words) or None,
+                           "refusal": None}
+                if call:
+                    message["tool_calls"] = [{"id": TOOL_ID, "type": "function", "function": {
+                        "name": call, "arguments": json.dumps(TOOL_ARGS)}}]
                 return self._json(200, {
                     "id": "chatcmpl-cloud", "object": "chat.completion", "created": 1700000000,
                     "model": model, "system_fingerprint": "fp_fake",
-                    "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None,
-                                 "message": {"role": "assistant", "content": "".join(words),
-                                             "refusal": None}}],
+                    "choices": [{"index": 0, "finish_reason": "tool_calls" if call else "stop",
+                                 "logprobs": None, "message": message}],
                     "usage": {"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8}})
             self.send_response(200)
             self.send_header("content-type", "text/event-stream; charset=utf-8")
@@ -96,7 +130,13 @@ def make_handler(state):
                     self.close_connection = True
                     return  # the connection drops mid-stream
                 chunk({"content": w})
-            chunk({}, "stop")
+            if call:
+                chunk({"tool_calls": [{"index": 0, "id": TOOL_ID, "type": "function",
+                                       "function": {"name": call, "arguments": ""}}]})
+                args = json.dumps(TOOL_ARGS)
+                for piece in (args[:5], args[5:]):
+                    chunk({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]})
+            chunk({}, "tool_calls" if call else "stop")
             if (body.get("stream_options") or {}).get("include_usage"):
                 u = {"id": "chatcmpl-cloud", "object": "chat.completion.chunk",
                      "created": 1700000000, "model": model, "choices": [],

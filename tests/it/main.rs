@@ -1,19 +1,25 @@
 //! Gateway tests: the real `App` on 127.0.0.1:0 against in-process fake
-//! upstreams speaking the OpenAI, Ollama, Anthropic and Gemini protocols. No
-//! fixed ports.
+//! upstreams speaking the OpenAI, Ollama, Anthropic, Gemini, Azure OpenAI and
+//! Bedrock protocols. No fixed ports.
 
 mod anthropic;
 mod azure;
+mod bedrock;
 mod cli;
 mod default_policy;
+mod egress;
 mod fake_anthropic;
 mod fake_azure;
+mod fake_bedrock;
 mod fake_gemini;
 mod fakes;
+mod faults;
 mod gemini;
+mod messages;
 mod observe;
 mod property;
 mod redis;
+mod resilience;
 mod routing;
 mod streaming;
 mod surface;
@@ -60,6 +66,10 @@ fn env(var: &str) -> Option<String> {
         "CLOUD_KEY" => Some(CLOUD_KEY.into()),
         "GW_KEY" => Some(GW_KEY.into()),
         "VIP_KEY" => Some(VIP_KEY.into()),
+        "AWS_ACCESS_KEY_ID" => Some(fake_bedrock::ACCESS_KEY_ID.into()),
+        "AWS_SECRET_ACCESS_KEY" => Some(fake_bedrock::SECRET.into()),
+        "AWS_SESSION_TOKEN" => Some(fake_bedrock::SESSION_TOKEN.into()),
+        "WRONG_AWS_SECRET" => Some("not-the-secret".into()),
         _ => None,
     }
 }

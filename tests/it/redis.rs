@@ -239,3 +239,99 @@ async fn replicas_share_volume_counts_and_fall_back_to_local_ones() {
     assert_eq!(r.status(), 200, "no Redis is no reason to fail");
     assert_eq!(header(&r, "x-airlock-rule"), "extraction-cloud");
 }
+
+const LIMITED_KEYS: &str = r#"
+[[keys]]
+name = "team-a"
+key_env = "GW_KEY"
+requests_per_minute = 3
+
+[[keys]]
+name = "vip"
+key_env = "VIP_KEY"
+"#;
+
+async fn as_key(app: &crate::TestApp, key: &str) -> reqwest::Response {
+    app.http
+        .post(app.url("/v1/chat/completions"))
+        .bearer_auth(key)
+        .json(&crate::user("hi"))
+        .send()
+        .await
+        .expect("send")
+}
+
+/// Per-key requests per minute: the fourth request in a minute is a 429
+/// with Retry-After; another key is not affected; two replicas sharing a
+/// `redis-server` share the budget, and without Redis each counts alone.
+#[tokio::test]
+async fn rate_limits_per_key_are_shared_by_replicas_through_redis() {
+    let mut redis = Redis::start().await;
+    let w = World::new().await;
+    let state = format!(
+        "[state]\nredis_url = \"{}\"\ntimeout_ms = 200\n{LIMITED_KEYS}",
+        redis.url()
+    );
+    let a = spawn(&w.toml(&state)).await;
+    let b = spawn(&w.toml(&state)).await;
+    let sent_before = w.lmstudio.chat_count();
+    // Three between the two replicas...
+    for app in [&a, &b, &a] {
+        assert_eq!(as_key(app, crate::GW_KEY).await.status(), 200);
+    }
+    // ...and the fourth is refused by either.
+    for app in [&b, &a] {
+        let r = as_key(app, crate::GW_KEY).await;
+        assert_eq!(r.status(), 429);
+        let retry: u64 = header(&r, "retry-after").parse().expect("retry-after");
+        assert!((1..=60).contains(&retry), "{retry}");
+        let body: Value = r.json().await.expect("json");
+        assert_eq!(body["error"]["code"], "rate_limit_exceeded");
+        assert_eq!(body["error"]["type"], "rate_limit_error");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("team-a") && m.contains("3 requests per minute")),
+            "{body}"
+        );
+    }
+    assert_eq!(
+        w.lmstudio.chat_count(),
+        sent_before + 3,
+        "refused requests are not sent"
+    );
+    // The unlimited key goes on.
+    assert_eq!(as_key(&b, crate::VIP_KEY).await.status(), 200);
+
+    // Without Redis, a fresh process counts only what it saw itself: it
+    // still enforces the limit on its own.
+    redis.stop();
+    let c = spawn(&w.toml(&format!(
+        "[state]\nredis_url = \"{}\"\ntimeout_ms = 100\n{LIMITED_KEYS}",
+        redis.url()
+    )))
+    .await;
+    for _ in 0..3 {
+        assert_eq!(as_key(&c, crate::GW_KEY).await.status(), 200);
+    }
+    assert_eq!(as_key(&c, crate::GW_KEY).await.status(), 429);
+}
+
+#[tokio::test]
+async fn tokens_per_minute_count_prompts_and_answers() {
+    let w = World::new().await;
+    let keys = "[[keys]]\nname = \"team-a\"\nkey_env = \"GW_KEY\"\ntokens_per_minute = 40\n";
+    let app = spawn(&w.toml(keys)).await;
+    // The fake answers 5 words with usage; prompts are estimated (4 bytes a
+    // token). A few requests use up 40 tokens.
+    let mut served = 0;
+    for _ in 0..20 {
+        match as_key(&app, crate::GW_KEY).await.status().as_u16() {
+            200 => served += 1,
+            429 => break,
+            s => panic!("unexpected {s}"),
+        }
+    }
+    assert!((1..20).contains(&served), "served {served}");
+    assert_eq!(as_key(&app, crate::GW_KEY).await.status(), 429);
+}

@@ -1072,3 +1072,36 @@ key_env = "VIP_KEY"
     assert_eq!(r.status(), 403);
     assert_eq!(w.cloud.chat_count(), 1);
 }
+
+/// Per-backend quirks: extra headers on every call and fields a server
+/// would refuse left out; everything else goes as the caller sent it.
+#[tokio::test]
+async fn backend_headers_are_sent_and_drop_fields_are_left_out() {
+    let w = World::new().await;
+    let toml = w.toml("").replace(
+        "models = [\"qwen\", \"shared\"]",
+        "models = [\"qwen\", \"shared\"]\nheaders = { \"HTTP-Referer\" = \"https://app.example\", \"X-Title\" = \"airlock\" }\ndrop_fields = [\"user\", \"stream_options\"]",
+    );
+    let app = spawn(&toml).await;
+    let r = app
+        .chat(json!({
+            "model": "auto", "user": "u-1", "temperature": 0.2, "stream": true,
+            "stream_options": {"include_usage": true},
+            "messages": [{"role": "user", "content": "hi"}]
+        }))
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(header(&r, "x-airlock-backend"), "lmstudio");
+    let _ = r.text().await;
+    let sent = w.lmstudio.last();
+    assert_eq!(sent.headers["http-referer"], "https://app.example");
+    assert_eq!(sent.headers["x-title"], "airlock");
+    assert!(sent.body.get("user").is_none(), "{}", sent.body);
+    assert!(sent.body.get("stream_options").is_none(), "{}", sent.body);
+    assert_eq!(sent.body["temperature"], json!(0.2));
+    assert_eq!(sent.body["stream"], json!(true));
+    // Other backends get neither.
+    let r = app.chat(user(COMPLEX)).await;
+    assert_eq!(header(&r, "x-airlock-backend"), "cloud");
+    assert!(w.cloud.last().headers.get("x-title").is_none());
+}

@@ -208,3 +208,89 @@ async fn first_byte_counts_from_sending_not_from_the_response_head() {
     assert_eq!(r.status(), 200);
     assert!(r.text().await.expect("text").contains("[DONE]"));
 }
+
+/// A stream whose first event is slow gets a 200 head and SSE comments
+/// after `sse_keepalive_ms`, then its events; a backend that times out
+/// meanwhile is still passed over for the next candidate, since a comment
+/// is not an event.
+#[tokio::test]
+async fn a_slow_first_event_gets_keep_alives_and_fallback_still_works() {
+    let w = World::new().await;
+    let toml = w
+        .toml("[server]\nsse_keepalive_ms = 150\n[timeouts]\nfirst_byte_ms = 700\n[retries]\nattempts = 1")
+        .replace(
+            "lm = [\"lmstudio/qwen\"]",
+            "lm = [\"lmstudio/qwen\", \"ollama/llama3.1:8b\"]",
+        );
+    let app = spawn(&toml).await;
+    let mut body = user("hi");
+    body["stream"] = json!(true);
+
+    // Slow but within first_byte: comments, then lmstudio's events.
+    w.lmstudio.set_fault(Fault::Stall {
+        head: Duration::from_millis(50),
+        first: Duration::from_millis(450),
+    });
+    let r = app.chat(body.clone()).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(header(&r, "x-airlock-keepalive"), "true");
+    let text = r.text().await.expect("text");
+    assert!(text.starts_with(": keep-alive\n\n"), "{text:?}");
+    // Ours (every 150 ms for 450 ms) and the one the fake sends first.
+    assert!(text.matches(": keep-alive").count() >= 3, "{text:?}");
+    assert!(text.contains("\"chat.completion.chunk\""), "{text:?}");
+    assert!(text.ends_with("data: [DONE]\n\n"), "{text:?}");
+
+    // lmstudio never sends its first event in time: after the comments,
+    // ollama answers the same stream.
+    w.lmstudio.set_fault(Fault::Stall {
+        head: Duration::from_millis(50),
+        first: Duration::from_secs(5),
+    });
+    let before = w.ollama.chat_count();
+    let r = app.chat(body.clone()).await;
+    assert_eq!(r.status(), 200);
+    let text = r.text().await.expect("text");
+    assert!(text.starts_with(": keep-alive\n\n"), "{text:?}");
+    assert!(text.ends_with("data: [DONE]\n\n"), "{text:?}");
+    assert_eq!(w.ollama.chat_count(), before + 1);
+
+    // A quick stream is untouched: the usual headers, and no comment but
+    // the one the fake itself sends first. (A new conversation: the last
+    // one sticks to ollama now.)
+    w.lmstudio.set_fault(Fault::None);
+    let mut body = user("hello there");
+    body["stream"] = json!(true);
+    let r = app.chat(body).await;
+    assert_eq!(header(&r, "x-airlock-backend"), "lmstudio");
+    assert_eq!(header(&r, "x-airlock-keepalive"), "");
+    let text = r.text().await.expect("text");
+    assert_eq!(text.matches(": keep-alive").count(), 1, "{text:?}");
+}
+
+/// After the head went out, a stream that finds no backend ends with the
+/// in-band error event, not a status.
+#[tokio::test]
+async fn a_stream_that_fails_after_keep_alives_ends_with_an_error_event() {
+    let w = World::new().await;
+    let app = spawn(&w.toml(
+        "[server]\nsse_keepalive_ms = 100\n[timeouts]\nfirst_byte_ms = 400\n[retries]\nattempts = 1",
+    ))
+    .await;
+    w.lmstudio.set_fault(Fault::Stall {
+        head: Duration::from_millis(10),
+        first: Duration::from_secs(5),
+    });
+    let mut body = user("hi");
+    body["stream"] = json!(true);
+    let r = app.chat(body).await;
+    assert_eq!(r.status(), 200);
+    let text = r.text().await.expect("text");
+    let event = text
+        .lines()
+        .find_map(|l| l.strip_prefix("data: "))
+        .expect("an error event");
+    let err: Value = serde_json::from_str(event).expect("json");
+    assert_eq!(err["error"]["code"], "upstream_timeout", "{text:?}");
+    assert!(!text.contains("[DONE]"));
+}

@@ -131,10 +131,103 @@ pub(super) struct TextCounts {
     pub code_symbols: u32,
 }
 
-/// Personal pronouns (lower case), the mark of a situation with people in it.
-const PRONOUNS: &[&[u8]] = &[
-    b"i", b"me", b"my", b"mine", b"he", b"she", b"his", b"her", b"him", b"hers",
+/// Personal pronouns, the mark of a situation with people in it: "i",
+/// "me", "my", "mine", "he", "she", "his", "her", "him", "hers", each
+/// packed big-endian into a `u32` (see [`pronoun`]).
+const PRONOUNS: [u32; 10] = [
+    0x69,
+    0x6d65,
+    0x6d79,
+    0x6d69_6e65,
+    0x6865,
+    0x0073_6865,
+    0x0068_6973,
+    0x0068_6572,
+    0x0068_696d,
+    0x6865_7273,
 ];
+
+/// Whether `word` (1 to 4 ASCII letters) is a personal pronoun, in any case.
+fn pronoun(word: &[u8]) -> bool {
+    let key = word
+        .iter()
+        .fold(0u32, |k, &b| (k << 8) | u32::from(b | 0x20));
+    PRONOUNS.contains(&key)
+}
+
+/// Byte classes for the statistics loop.
+const OTHER: u8 = 0;
+const ALPHA: u8 = 1;
+const DIGIT: u8 = 2;
+/// Any byte of a non-ASCII character: continues a word, counts nothing.
+const HIGH: u8 = 3;
+
+static CLASS: [u8; 256] = {
+    let mut t = [OTHER; 256];
+    let mut b = 0;
+    while b < 256 {
+        t[b] = match b as u8 {
+            b'a'..=b'z' | b'A'..=b'Z' => ALPHA,
+            b'0'..=b'9' => DIGIT,
+            0x80..=0xff => HIGH,
+            _ => OTHER,
+        };
+        b += 1;
+    }
+    t
+};
+
+/// The byte loop: pronouns, numbers, question marks, sentence ends and
+/// code symbols. A run of letters of at most 4 after a non-word byte is
+/// checked as a pronoun; a run of digits (with inner decimal points) is
+/// one number; `?` counts as a question, `{`, `}` and `;` as code symbols,
+/// and `.`, `!` or `?` before white space or the end as a sentence end.
+fn stats(bytes: &[u8], c: &mut TextCounts) {
+    let n = bytes.len();
+    let mut i = 0;
+    while i < n {
+        match CLASS[usize::from(bytes[i])] {
+            ALPHA => {
+                let start = i;
+                i += 1;
+                while i < n && CLASS[usize::from(bytes[i])] == ALPHA {
+                    i += 1;
+                }
+                if i - start <= 4
+                    && (start == 0 || !wordy(bytes[start - 1]))
+                    && pronoun(&bytes[start..i])
+                {
+                    c.pronouns += 1;
+                }
+            }
+            DIGIT => {
+                c.numbers += 1;
+                i += 1;
+                while i < n
+                    && (CLASS[usize::from(bytes[i])] == DIGIT
+                        || bytes[i] == b'.' && i + 1 < n && bytes[i + 1].is_ascii_digit())
+                {
+                    i += 1;
+                }
+            }
+            HIGH => i += 1,
+            _ => {
+                let b = bytes[i];
+                match b {
+                    b'?' => c.questions += 1,
+                    b'{' | b'}' | b';' => c.code_symbols += 1,
+                    _ => {}
+                }
+                if matches!(b, b'.' | b'!' | b'?')
+                    && bytes.get(i + 1).is_none_or(|n| n.is_ascii_whitespace())
+                {
+                    c.sentences += 1;
+                }
+                i += 1;
+            }
+        }
+    }
+}
 
 /// Counts cues and text statistics in `text`: one automaton pass and one
 /// byte loop.
@@ -164,48 +257,7 @@ pub(super) fn count(text: &str) -> TextCounts {
                 .saturating_add(n.saturating_mul(per_three) / 3);
         }
     }
-    let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        if b.is_ascii_alphabetic() {
-            let start = i;
-            while i < bytes.len() && bytes[i].is_ascii_alphabetic() {
-                i += 1;
-            }
-            let len = i - start;
-            if len <= 4 && (start == 0 || !wordy(bytes[start - 1])) {
-                let mut low = [0u8; 4];
-                for (d, s) in low.iter_mut().zip(&bytes[start..i]) {
-                    *d = s.to_ascii_lowercase();
-                }
-                if PRONOUNS.contains(&&low[..len]) {
-                    c.pronouns += 1;
-                }
-            }
-            continue;
-        }
-        if b.is_ascii_digit() {
-            c.numbers += 1;
-            while i < bytes.len()
-                && (bytes[i].is_ascii_digit()
-                    || bytes[i] == b'.' && i + 1 < bytes.len() && bytes[i + 1].is_ascii_digit())
-            {
-                i += 1;
-            }
-            continue;
-        }
-        match b {
-            b'?' => c.questions += 1,
-            b'{' | b'}' | b';' => c.code_symbols += 1,
-            _ => {}
-        }
-        if matches!(b, b'.' | b'!' | b'?')
-            && bytes.get(i + 1).is_none_or(|n| n.is_ascii_whitespace())
-        {
-            c.sentences += 1;
-        }
-        i += 1;
-    }
+    stats(bytes, &mut c);
     c
 }
 
@@ -229,4 +281,107 @@ fn number_before(before: &[u8]) -> Option<u64> {
         }
     }
     any.then_some(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The statistics loop as first written (a pronoun list compared word
+    /// by word), kept to check the table-driven one against.
+    fn reference(text: &str) -> (u32, u32, u32, u32, u32) {
+        const WORDS: &[&[u8]] = &[
+            b"i", b"me", b"my", b"mine", b"he", b"she", b"his", b"her", b"him", b"hers",
+        ];
+        let bytes = text.as_bytes();
+        let (mut pronouns, mut numbers, mut questions, mut sentences, mut code) = (0, 0, 0, 0, 0);
+        let mut i = 0;
+        while i < bytes.len() {
+            let b = bytes[i];
+            if b.is_ascii_alphabetic() {
+                let start = i;
+                while i < bytes.len() && bytes[i].is_ascii_alphabetic() {
+                    i += 1;
+                }
+                let len = i - start;
+                if len <= 4 && (start == 0 || !wordy(bytes[start - 1])) {
+                    let low: Vec<u8> = bytes[start..i].to_ascii_lowercase();
+                    if WORDS.contains(&low.as_slice()) {
+                        pronouns += 1;
+                    }
+                }
+                continue;
+            }
+            if b.is_ascii_digit() {
+                numbers += 1;
+                while i < bytes.len()
+                    && (bytes[i].is_ascii_digit()
+                        || bytes[i] == b'.' && i + 1 < bytes.len() && bytes[i + 1].is_ascii_digit())
+                {
+                    i += 1;
+                }
+                continue;
+            }
+            match b {
+                b'?' => questions += 1,
+                b'{' | b'}' | b';' => code += 1,
+                _ => {}
+            }
+            if matches!(b, b'.' | b'!' | b'?')
+                && bytes.get(i + 1).is_none_or(|n| n.is_ascii_whitespace())
+            {
+                sentences += 1;
+            }
+            i += 1;
+        }
+        (pronouns, numbers, questions, sentences, code)
+    }
+
+    fn fast(text: &str) -> (u32, u32, u32, u32, u32) {
+        let mut c = TextCounts::default();
+        stats(text.as_bytes(), &mut c);
+        (
+            c.pronouns,
+            c.numbers,
+            c.questions,
+            c.sentences,
+            c.code_symbols,
+        )
+    }
+
+    #[test]
+    fn statistics_match_the_reference_on_examples() {
+        for t in [
+            "",
+            "I think HE said: Hers, not his! Me? My 3.14 and 2.5.6 {x;} mine.",
+            "ich bin Ümit, hisé me2 2me I'm she'd HIM?  Her",
+            "...?!? 10. 1.a .5 a.b. end",
+        ] {
+            assert_eq!(fast(t), reference(t), "{t:?}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn statistics_match_the_reference(text in "[ -~\\n\\t éÜ]{0,200}") {
+            prop_assert_eq!(fast(&text), reference(&text));
+        }
+
+        #[test]
+        fn statistics_match_on_pronoun_heavy_text(
+            words in proptest::collection::vec(
+                "(I|me|MY|Mine|he|She|his|HER|him|hers|hiss|m|x|3\\.5|é|\\?|\\.|;)",
+                0..40,
+            ),
+            seps in proptest::collection::vec("( |\\n|-|'|é|)", 40),
+        ) {
+            let text: String = words
+                .iter()
+                .zip(&seps)
+                .map(|(w, s)| format!("{w}{s}"))
+                .collect();
+            prop_assert_eq!(fast(&text), reference(&text));
+        }
+    }
 }

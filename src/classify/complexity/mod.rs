@@ -28,14 +28,25 @@
 //! occur in it; reasoning and step cues are rare in it; code and math, and
 //! the task offsets, follow published per-category gaps (coding and math
 //! gain most from a strong model, extraction and reasoning less, creative
-//! writing and role-play least). MMLU punishes the math offset (its strong
-//! model answered computation questions in one token and often wrongly),
-//! which costs about 0.01 APGR there; it is kept for open-ended requests.
-//! Features the fit set to zero (`questions`, `constraints`, `science`,
-//! `numbers`) are still counted and feed the task kind.
+//! writing and role-play least). Features the fit set to zero
+//! (`questions`, `constraints`, `science`, `numbers`) are still counted and
+//! feed the task kind.
 //!
-//! **Scale.** On MMLU questions the score is mostly 0.15 to 0.65 (median
-//! 0.27; 0.5 and above, the shipped config's threshold, is the top 18%);
+//! **Picking an option is not writing an answer.** Those category gaps are
+//! measured on written answers, where a strong model works a problem
+//! through. A request that only picks one of three or more lettered
+//! options, with no written answer asked for (no "explain your answer",
+//! "step by step", "detailed", word count, nor `max_tokens` above 16, in
+//! the last user turn or a system prompt), gets none of the
+//! answer priors (`ANSWER_PRIORS`: steps, reasoning, code, math, the task
+//! offset): the `choices` feature adds minus their sum, and explain shows
+//! both. MMLU shows why: its strong model, asked for one letter, gained
+//! nothing on high-school mathematics (-0.24 on train) while the math
+//! prior ranked those questions high. Every MMLU prompt is such a request,
+//! so on it the score is length plus the fitted text features.
+//!
+//! **Scale.** On MMLU questions the score is mostly 0.14 to 0.57 (median
+//! 0.22; 0.5 and above, the shipped config's threshold, is the top 13%);
 //! multi-step design or coding requests reach 0.6 to 0.9.
 
 mod cues;
@@ -135,10 +146,15 @@ pub enum Feature {
     Images,
     /// The task kind's offset (value 1).
     TaskKind,
+    /// Lettered options to pick from ("A. ..", "B) ..", "(C) .."), counted
+    /// when there are at least three and no written answer is asked for:
+    /// it cancels the [`ANSWER_PRIORS`] (it comes last in `ALL` so that
+    /// they are known when it is scored).
+    Choices,
 }
 
 impl Feature {
-    pub const COUNT: usize = 24;
+    pub const COUNT: usize = 25;
     pub const ALL: [Feature; Feature::COUNT] = [
         Feature::Length,
         Feature::Sentences,
@@ -164,6 +180,7 @@ impl Feature {
         Feature::Tools,
         Feature::Images,
         Feature::TaskKind,
+        Feature::Choices,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -192,6 +209,7 @@ impl Feature {
             Feature::Tools => "tools",
             Feature::Images => "images",
             Feature::TaskKind => "task_kind",
+            Feature::Choices => "choices",
         }
     }
 }
@@ -234,6 +252,7 @@ pub const WEIGHTS: Weights = Weights {
         (0.12, 1.0),     // tools (set)
         (0.38, 1.0),     // images (set)
         (1.0, 0.0),      // task_kind: the offset itself (set)
+        (0.0, 1.0),      // choices: cancels the answer priors, no weight of its own
     ],
     tasks: [
         -0.06, // classification
@@ -263,12 +282,65 @@ pub struct Values {
 
 /// Longest text read whole for cues; a longer one is read at its start
 /// (`HEAD` bytes) and end (`TAIL` bytes), where instructions and questions
-/// sit, so a long pasted document costs the same as an 8 KB one. Length
-/// itself always counts every byte. (No MMLU prompt is this long, so the
-/// measured figures do not depend on it.)
-const SAMPLE: usize = 8 * 1024;
-const HEAD: usize = 6 * 1024;
-const TAIL: usize = 2 * 1024;
+/// sit, so a long pasted document costs the same as a 4 KB one (the cue
+/// pass runs at about 2 ns a byte). Length itself always counts every
+/// byte. (Five MMLU prompts are longer; the measured figures are the same
+/// as with 8 KB read.)
+const SAMPLE: usize = 4 * 1024;
+const HEAD: usize = 3 * 1024;
+const TAIL: usize = 1024;
+
+/// The most output tokens a request may ask for and still count as
+/// picking an option rather than writing an answer.
+const CHOICE_OUTPUT: f64 = 16.0;
+
+/// The longest run of lettered options in `text`, one per line, in order
+/// from `A`: "A. ..", "A) .." or "(A) ..". Three or more make a
+/// multiple-choice question.
+fn choices(text: &str) -> u32 {
+    let mut best = 0;
+    let mut next = b'A';
+    for line in text.lines() {
+        let l = line.trim_start().as_bytes();
+        let letter = match l {
+            [b'(', c, b')', b' ' | b'\t', ..] => Some(*c),
+            [c, b'.' | b')', b' ' | b'\t', ..] => Some(*c),
+            _ => None,
+        };
+        match letter {
+            Some(c) if c == next => next += 1,
+            Some(b'A') => next = b'B',
+            _ => continue,
+        }
+        best = best.max(u32::from(next - b'A'));
+        if next > b'Z' {
+            next = b'A';
+        }
+    }
+    best
+}
+
+/// Phrases that ask for the answer to be worked or explained in writing.
+const WORKING: [&str; 10] = [
+    "explain your",
+    "show your work",
+    "step by step",
+    "step-by-step",
+    "justify your",
+    "walk me through",
+    "give your reasoning",
+    "with reasoning",
+    "and explain",
+    "then explain",
+];
+
+/// Whether `text` asks for a worked or explained answer. Only read when
+/// the last user turn lists options, so its cost (a lower-cased copy of
+/// at most `SAMPLE` bytes) falls on multiple-choice requests alone.
+fn asks_for_working(text: &str) -> bool {
+    let lower = text.to_ascii_lowercase();
+    WORKING.iter().any(|p| lower.contains(p))
+}
 
 /// The parts of `text` that are read for cues.
 fn sample(text: &str) -> impl Iterator<Item = &str> {
@@ -338,6 +410,20 @@ pub fn values(segments: &[Segment<'_>], shape: Shape) -> Values {
     });
     let asked = s.asked_tokens as f64 + 500.0 * n(Cue::Detail);
     let output = asked.max(shape.max_tokens.unwrap_or(0) as f64);
+    let options = segments
+        .iter()
+        .filter(|s| Some(s.message) == last_user)
+        .flat_map(|s| sample(s.text))
+        .map(choices)
+        .max()
+        .unwrap_or(0);
+    let picks = options >= 3
+        && output <= CHOICE_OUTPUT
+        && !segments
+            .iter()
+            .filter(|s| Some(s.message) == last_user || s.role == Role::System)
+            .flat_map(|s| sample(s.text))
+            .any(asks_for_working);
     let mut raw = [0.0; Feature::COUNT];
     for f in Feature::ALL {
         raw[f as usize] = match f {
@@ -365,6 +451,13 @@ pub fn values(segments: &[Segment<'_>], shape: Shape) -> Values {
             Feature::Tools => f64::from(u8::from(shape.has_tools)),
             Feature::Images => shape.unscannable.images as f64,
             Feature::TaskKind => 1.0,
+            Feature::Choices => {
+                if picks {
+                    f64::from(options)
+                } else {
+                    0.0
+                }
+            }
         };
     }
     Values {
@@ -385,13 +478,29 @@ struct Sums {
     asked_tokens: u64,
 }
 
+/// The hand-set priors that describe what a strong model adds to a
+/// written answer; a request that only picks an option gets none of them.
+pub const ANSWER_PRIORS: [Feature; 5] = [
+    Feature::Steps,
+    Feature::Reasoning,
+    Feature::Code,
+    Feature::Math,
+    Feature::TaskKind,
+];
+
 /// What each feature adds under `w` (the task kind's offset included).
+/// When the request picks one of lettered options (`choices` above zero),
+/// `choices` adds minus the answer priors, so they cancel and explain
+/// shows both.
 pub fn contributions(v: &Values, w: &Weights) -> [f64; Feature::COUNT] {
     let mut out = [0.0; Feature::COUNT];
     for f in Feature::ALL {
         let x = v.raw[f as usize];
         out[f as usize] = match f {
             Feature::TaskKind => w.tasks[v.task as usize],
+            Feature::Choices if x > 0.0 => {
+                -ANSWER_PRIORS.iter().map(|p| out[*p as usize]).sum::<f64>()
+            }
             _ => {
                 let (weight, half) = w.features[f as usize];
                 if x > 0.0 {

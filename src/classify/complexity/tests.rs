@@ -278,3 +278,93 @@ fn long_texts_are_sampled_at_both_ends_on_char_boundaries() {
     let short = "short prompt";
     assert_eq!(super::sample(short).collect::<Vec<_>>(), vec![short]);
 }
+
+#[test]
+fn lettered_options_are_counted_in_order() {
+    assert_eq!(
+        choices("Pick one.\nA. red\nB. green\nC. blue\nD. grey\nAnswer:"),
+        4
+    );
+    assert_eq!(choices("(A) red\n  (B) green\n(C) blue"), 3);
+    assert_eq!(choices("A) red\nB) green\nC)\tblue"), 3);
+    // Out of order, a gap, or a letter without its mark is not a run.
+    assert_eq!(choices("A. red\nC. blue\nD. grey"), 1);
+    assert_eq!(choices("A red\nB green\nC blue"), 0);
+    assert_eq!(choices("A. red\nB. green"), 2);
+    // A fresh "A." starts a new run; the longest counts.
+    assert_eq!(choices("A. x\nB. y\nA. p\nB. q\nC. r"), 3);
+    // Abbreviations inside a line are not options.
+    assert_eq!(
+        choices("See the U.S. report, part A. then B. and C. too"),
+        0
+    );
+}
+
+const MCQ: &str = "Solve for x: 3x + 7 = 22. What is 5 + x squared?\n\
+                   A. 15\nB. 20\nC. 30\nD. 35\nAnswer:";
+
+#[test]
+fn picking_an_option_cancels_the_answer_priors() {
+    let c = score(MCQ);
+    assert_eq!(c.task, Task::Math);
+    let contribution = |f: Feature| {
+        c.features
+            .iter()
+            .find(|x| x.feature == f)
+            .map_or(0.0, |x| x.contribution)
+    };
+    let priors: f64 = ANSWER_PRIORS.iter().map(|f| contribution(*f)).sum();
+    assert!(priors > 0.05, "{c:?}");
+    assert_eq!(value(&c, Feature::Choices), Some(4.0));
+    assert!(
+        (contribution(Feature::Choices) + priors).abs() < 1e-12,
+        "{c:?}"
+    );
+    // The same question asked for a worked answer keeps them, and so
+    // does one that leaves room for it.
+    let worked = score(&MCQ.replace("Answer:", "Show your working in detail."));
+    assert_eq!(value(&worked, Feature::Choices), None);
+    assert!(worked.score > c.score + priors - 0.01, "{worked:?}");
+    let room = assess(
+        &[user(MCQ)],
+        Shape {
+            max_tokens: Some(400),
+            ..Shape::default()
+        },
+    );
+    assert_eq!(value(&room, Feature::Choices), None);
+    assert!(room.score > c.score, "{room:?}");
+    let explain = score(&MCQ.replace("Answer:", "Explain your answer."));
+    assert_eq!(value(&explain, Feature::Choices), None);
+    let told = Segment {
+        role: Role::System,
+        message: 1,
+        ..user("Always work step by step before you answer.")
+    };
+    let told = assess(&[told, user(MCQ)], Shape::default());
+    assert_eq!(value(&told, Feature::Choices), None);
+    // A one-letter cap is still picking.
+    let capped = assess(
+        &[user(MCQ)],
+        Shape {
+            max_tokens: Some(1),
+            ..Shape::default()
+        },
+    );
+    assert_eq!(value(&capped, Feature::Choices), Some(4.0));
+}
+
+#[test]
+fn options_in_the_system_prompt_or_an_earlier_turn_do_not_count() {
+    let system = Segment {
+        role: Role::System,
+        ..user("A. formal\nB. casual\nC. terse")
+    };
+    let earlier = user("A. one\nB. two\nC. three");
+    let last = Segment {
+        message: 2,
+        ..user("Write a sorting function in Rust.")
+    };
+    let c = assess(&[system, earlier, last], Shape::default());
+    assert_eq!(value(&c, Feature::Choices), None);
+}

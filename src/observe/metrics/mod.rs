@@ -62,10 +62,12 @@ pub enum CallResult {
     TooLarge,
     ContentFilter,
     Unsupported,
+    /// The backend said it is still loading a model.
+    Loading,
 }
 
 impl CallResult {
-    pub const ALL: [CallResult; 10] = [
+    pub const ALL: [CallResult; 11] = [
         CallResult::Ok,
         CallResult::Connect,
         CallResult::Timeout,
@@ -76,6 +78,7 @@ impl CallResult {
         CallResult::TooLarge,
         CallResult::ContentFilter,
         CallResult::Unsupported,
+        CallResult::Loading,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -90,6 +93,7 @@ impl CallResult {
             CallResult::TooLarge => "too_large",
             CallResult::ContentFilter => "content_filter",
             CallResult::Unsupported => "unsupported",
+            CallResult::Loading => "loading",
         }
     }
 
@@ -107,6 +111,7 @@ impl CallResult {
             DispatchError::Convert(
                 ConvertError::Unsupported { .. } | ConvertError::Invalid { .. },
             ) => CallResult::Unsupported,
+            DispatchError::Unavailable { .. } => CallResult::Loading,
         }
     }
 }
@@ -362,12 +367,12 @@ impl Metrics {
         );
         registry.register(
             "airlock_backend_up",
-            "1 when the backend's last probe or call succeeded, else 0",
+            "1 when the backend is up (last probe or call succeeded, circuit closed), else 0 (down, half_open, loading, unknown, unconfigured)",
             up,
         );
         registry.register(
             "airlock_backend_in_flight",
-            "Calls a backend is serving now (airlock queues nothing: this is its queue)",
+            "Calls airlock has open to a backend now (streams until they end)",
             in_flight_b,
         );
         registry.register(
@@ -558,7 +563,9 @@ impl Metrics {
         ]
     }
 
-    /// The OpenMetrics text of every metric, backend health read now.
+    /// The OpenMetrics text of every metric, backend health read now. Up
+    /// is `Up` alone: a half-open or loading backend takes calls, but is
+    /// not known to answer them.
     pub fn render(&self, health: &Health) -> Result<String, std::fmt::Error> {
         for (i, b) in self.backends.iter().enumerate() {
             let up = health.state(BackendId(i)) == BackendState::Up;

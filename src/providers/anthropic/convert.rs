@@ -62,7 +62,7 @@ use crate::providers::fields::{
 #[path = "convert_response.rs"]
 mod response;
 
-pub use response::{MessageStream, chat_response, finish_reason, models};
+pub use response::{MessageStream, anthropic_stop_reason, chat_response, finish_reason, models};
 
 /// Top-level chat fields accepted and not forwarded: none changes the output.
 pub const IGNORED_CHAT_FIELDS: &[&str] = &[
@@ -77,7 +77,7 @@ pub const IGNORED_CHAT_FIELDS: &[&str] = &[
 ];
 
 /// Image media types the Messages API accepts in a `base64` source.
-const IMAGE_TYPES: [&str; 4] = ["image/jpeg", "image/png", "image/gif", "image/webp"];
+pub const IMAGE_TYPES: [&str; 4] = ["image/jpeg", "image/png", "image/gif", "image/webp"];
 
 /// OpenAI chat body -> Anthropic `/v1/messages` body for `model`;
 /// `default_max_tokens` is sent when the request names no limit.

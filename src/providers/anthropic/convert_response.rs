@@ -119,6 +119,22 @@ pub fn finish_reason(stop_reason: Option<&str>, called_tools: bool) -> &'static 
     }
 }
 
+/// OpenAI `finish_reason` -> Anthropic `stop_reason`, the inverse of
+/// [`finish_reason`], for answers airlock gives in Anthropic's format
+/// (`POST /v1/messages`): `length` -> `max_tokens`, `content_filter` ->
+/// `refusal`, `tool_calls` (or any finish of an answer that called tools)
+/// -> `tool_use`, the rest -> `end_turn`. OpenAI does not say which stop
+/// sequence matched, so `stop_sequence` is never produced.
+pub fn anthropic_stop_reason(finish_reason: Option<&str>, called_tools: bool) -> &'static str {
+    match finish_reason {
+        Some("length") => "max_tokens",
+        Some("content_filter") => "refusal",
+        Some("tool_calls" | "function_call") => "tool_use",
+        _ if called_tools => "tool_use",
+        _ => "end_turn",
+    }
+}
+
 /// `GET /v1/models` answer -> model ids.
 pub fn models(resp: &Value) -> Result<Vec<String>, ConvertError> {
     let resp = message_object(resp, "model list")?;

@@ -20,6 +20,13 @@ fn backend(api_version: &str) -> Backend {
         tokens_per_second: None,
         default_max_tokens: 4096,
         api_version: api_version.into(),
+        health_path: None,
+        capacity: None,
+        headers: Vec::new(),
+        drop_fields: Vec::new(),
+        egress: None,
+        region: String::new(),
+        aws: None,
     }
 }
 
