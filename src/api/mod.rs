@@ -498,7 +498,7 @@ async fn metrics(State(app): State<Arc<AppState>>, headers: HeaderMap) -> Respon
             return ApiError::InvalidApiKey.into_response();
         }
     }
-    match app.observer.metrics.render(&app.health) {
+    match app.observer.metrics.render(&app.health, &app.capacity) {
         Ok(text) => (
             [(header::CONTENT_TYPE, crate::observe::metrics::CONTENT_TYPE)],
             text,

@@ -66,7 +66,7 @@ async fn admit_key(app: &AppState, ctx: &Ctx, a: &Assessment) -> Result<(), ApiE
 /// circuit is skipped; a half-open one lets this call through as its
 /// trial. A full backend is passed over while another candidate remains
 /// (every candidate is in the allowed tiers); the `last` one is waited for
-/// in its queue. A skip is said as `Unavailable`.
+/// in its queue. A skip is counted and said as `Unavailable`.
 async fn admit(
     app: &AppState,
     ctx: &Ctx,
@@ -74,10 +74,13 @@ async fn admit(
     last: bool,
 ) -> Result<Permit, providers::DispatchError> {
     let backend = app.config.backend(target.backend);
-    let skipped = |why: &'static str, retry_after| providers::DispatchError::Unavailable {
-        backend: backend.name.clone(),
-        why,
-        retry_after,
+    let skipped = |why: &'static str, retry_after| {
+        app.observer.metrics.skipped(target.backend, why);
+        providers::DispatchError::Unavailable {
+            backend: backend.name.clone(),
+            why,
+            retry_after,
+        }
     };
     let trial = match app.health.admit(target.backend) {
         Admit::Yes => false,

@@ -62,6 +62,15 @@ impl Endpoint {
         }
     }
 
+    /// Whether requests here are sent to backends (the others only read
+    /// or judge: their decision flags count in no tier-filter metric).
+    pub fn dispatches(self) -> bool {
+        matches!(
+            self,
+            Endpoint::Chat | Endpoint::Embeddings | Endpoint::Messages
+        )
+    }
+
     /// The endpoint of a `/v1` path (the routes the request middleware wraps).
     pub fn from_path(path: &str) -> Endpoint {
         match path {

@@ -1,5 +1,6 @@
 //! Prometheus metrics (`GET /metrics`, OpenMetrics text) fed from each
-//! request's [`Record`](super::Record) and from backend calls.
+//! request's [`Record`](super::Record) and from backend calls and skips;
+//! backend health states and queue depths are read when scraped.
 //!
 //! Labels stay low-cardinality: only configured names (backends, their
 //! configured models, rules) and fixed enums. A model a caller names on a
@@ -13,11 +14,15 @@
 //! built from indices; the label strings are built once per combination.
 //! `benches/metrics.rs` measures a whole record at well under 1 µs.
 
+mod calls;
+
+pub use calls::{CallResult, SKIP_REASONS};
+
 use super::{Endpoint, Outcome, Record};
+use crate::capacity::Capacity;
 use crate::classify::Task;
 use crate::config::{BackendId, Config, EXPLICIT_RULE};
 use crate::health::Health;
-use crate::providers::{ConvertError, DispatchError};
 use crate::route::BackendState;
 use crate::types::{Level, Tier};
 use prometheus_client::encoding::text;
@@ -49,73 +54,6 @@ const OVERHEAD_BUCKETS: [f64; 12] = [
     25e-6, 50e-6, 100e-6, 150e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 50e-3, 250e-3,
 ];
 
-/// What one backend call came to (`airlock_backend_calls_total{result}`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CallResult {
-    Ok,
-    Connect,
-    Timeout,
-    RateLimited,
-    Status,
-    Rejected,
-    Protocol,
-    TooLarge,
-    ContentFilter,
-    Unsupported,
-    /// The backend said it is still loading a model.
-    Loading,
-}
-
-impl CallResult {
-    pub const ALL: [CallResult; 11] = [
-        CallResult::Ok,
-        CallResult::Connect,
-        CallResult::Timeout,
-        CallResult::RateLimited,
-        CallResult::Status,
-        CallResult::Rejected,
-        CallResult::Protocol,
-        CallResult::TooLarge,
-        CallResult::ContentFilter,
-        CallResult::Unsupported,
-        CallResult::Loading,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CallResult::Ok => "ok",
-            CallResult::Connect => "connect",
-            CallResult::Timeout => "timeout",
-            CallResult::RateLimited => "rate_limited",
-            CallResult::Status => "status",
-            CallResult::Rejected => "rejected",
-            CallResult::Protocol => "protocol",
-            CallResult::TooLarge => "too_large",
-            CallResult::ContentFilter => "content_filter",
-            CallResult::Unsupported => "unsupported",
-            CallResult::Loading => "loading",
-        }
-    }
-
-    pub fn of(e: &DispatchError) -> CallResult {
-        match e {
-            DispatchError::Connect { .. } => CallResult::Connect,
-            DispatchError::Timeout { .. } => CallResult::Timeout,
-            DispatchError::Status { status: 429, .. } => CallResult::RateLimited,
-            DispatchError::Status { .. } => CallResult::Status,
-            DispatchError::Rejected { .. } => CallResult::Rejected,
-            DispatchError::Protocol { .. }
-            | DispatchError::Convert(ConvertError::Upstream { .. }) => CallResult::Protocol,
-            DispatchError::TooLarge { .. } => CallResult::TooLarge,
-            DispatchError::Convert(ConvertError::ContentFilter { .. }) => CallResult::ContentFilter,
-            DispatchError::Convert(
-                ConvertError::Unsupported { .. } | ConvertError::Invalid { .. },
-            ) => CallResult::Unsupported,
-            DispatchError::Unavailable { .. } => CallResult::Loading,
-        }
-    }
-}
-
 /// The series of one (backend, model) pair; `model` is a configured name
 /// or `other`.
 struct TargetSeries {
@@ -128,8 +66,12 @@ struct TargetSeries {
 
 struct BackendSeries {
     up: Gauge,
+    /// One per `BackendState::ALL`, 1 for the current state.
+    state: Vec<Gauge>,
     in_flight: Gauge,
+    queued: Gauge,
     calls: Vec<Counter>,
+    skipped: Vec<Counter>,
 }
 
 /// Keeps a backend's in-flight gauge raised while held (a stream holds it
@@ -249,24 +191,37 @@ impl Metrics {
         }
 
         let up = Family::<Labels, Gauge>::default();
+        let state = Family::<Labels, Gauge>::default();
         let in_flight_b = Family::<Labels, Gauge>::default();
+        let queued = Family::<Labels, Gauge>::default();
         let calls = Family::<Labels, Counter>::default();
+        let skipped = Family::<Labels, Counter>::default();
         let backends = (0..config.backends.len())
             .map(|b| {
                 let base: Labels = vec![
                     ("tier", backend_tiers[b].as_str().to_owned()),
                     ("backend", backend_names[b].clone()),
                 ];
+                let with = |name: &'static str, v: &str| {
+                    let mut l = base.clone();
+                    l.push((name, v.to_owned()));
+                    l
+                };
                 BackendSeries {
                     up: up.get_or_create_owned(&base),
+                    state: BackendState::ALL
+                        .iter()
+                        .map(|s| state.get_or_create_owned(&with("state", s.as_str())))
+                        .collect(),
                     in_flight: in_flight_b.get_or_create_owned(&base),
+                    queued: queued.get_or_create_owned(&base),
                     calls: CallResult::ALL
                         .iter()
-                        .map(|r| {
-                            let mut l = base.clone();
-                            l.push(("result", r.as_str().to_owned()));
-                            calls.get_or_create_owned(&l)
-                        })
+                        .map(|r| calls.get_or_create_owned(&with("result", r.as_str())))
+                        .collect(),
+                    skipped: SKIP_REASONS
+                        .iter()
+                        .map(|r| skipped.get_or_create_owned(&with("reason", r)))
                         .collect(),
                 }
             })
@@ -366,14 +321,29 @@ impl Metrics {
             calls,
         );
         registry.register(
+            "airlock_backend_skipped",
+            "Candidate backends passed over without a call: circuit open, or at max_concurrency (busy, queue_full, queue_timeout)",
+            skipped,
+        );
+        registry.register(
             "airlock_backend_up",
             "1 when the backend is up (last probe or call succeeded, circuit closed), else 0 (down, half_open, loading, unknown, unconfigured)",
             up,
         );
         registry.register(
+            "airlock_backend_state",
+            "1 for the backend's current health state, 0 for the others",
+            state,
+        );
+        registry.register(
             "airlock_backend_in_flight",
             "Calls airlock has open to a backend now (streams until they end)",
             in_flight_b,
+        );
+        registry.register(
+            "airlock_backend_queued",
+            "Calls waiting for a slot on a backend at its max_concurrency (0 without one)",
+            queued,
         );
         registry.register(
             "airlock_requests_in_flight",
@@ -409,6 +379,15 @@ impl Metrics {
         let g = &self.backends.get(backend.0)?.in_flight;
         g.inc();
         Some(InFlight(g.clone()))
+    }
+
+    /// A candidate was passed over without a call; `why` is one of
+    /// [`SKIP_REASONS`] (others are not counted).
+    pub fn skipped(&self, backend: BackendId, why: &str) {
+        let i = SKIP_REASONS.iter().position(|r| *r == why);
+        if let Some(c) = i.and_then(|i| self.backends.get(backend.0)?.skipped.get(i)) {
+            c.inc();
+        }
     }
 
     pub fn call_ended(&self, backend: BackendId, result: CallResult) {
@@ -473,6 +452,12 @@ impl Metrics {
                 t.ttft.observe(d.as_secs_f64());
             }
         }
+        self.count_request(r, target);
+        // Explain and count_tokens decide but send nothing: no filter
+        // action or fallback happened.
+        if !r.endpoint.dispatches() {
+            return;
+        }
         let level = r.level.unwrap_or_default() as usize;
         let action = if r.outcome == Outcome::Blocked {
             Some(0)
@@ -492,7 +477,6 @@ impl Metrics {
         if r.offline_fallback {
             self.fallbacks[1].inc();
         }
-        self.count_request(r, target);
     }
 
     fn count_request(&self, r: &Record, target: Option<usize>) {
@@ -563,13 +547,19 @@ impl Metrics {
         ]
     }
 
-    /// The OpenMetrics text of every metric, backend health read now. Up
-    /// is `Up` alone: a half-open or loading backend takes calls, but is
-    /// not known to answer them.
-    pub fn render(&self, health: &Health) -> Result<String, std::fmt::Error> {
+    /// The OpenMetrics text of every metric, backend health and queues
+    /// read now. Up is `Up` alone: a half-open or loading backend takes
+    /// calls, but is not known to answer them.
+    pub fn render(&self, health: &Health, capacity: &Capacity) -> Result<String, std::fmt::Error> {
         for (i, b) in self.backends.iter().enumerate() {
-            let up = health.state(BackendId(i)) == BackendState::Up;
-            b.up.set(i64::from(up));
+            let id = BackendId(i);
+            let state = health.state(id);
+            b.up.set(i64::from(state == BackendState::Up));
+            for (g, s) in b.state.iter().zip(BackendState::ALL) {
+                g.set(i64::from(s == state));
+            }
+            let (_, queued) = capacity.load(id).unwrap_or((0, 0));
+            b.queued.set(i64::from(queued));
         }
         let mut out = String::new();
         text::encode(&mut out, &self.registry)?;
