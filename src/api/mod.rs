@@ -15,7 +15,7 @@ mod serve;
 mod tap;
 
 use crate::observe::{Endpoint, Outcome, Record};
-use record::{Deferred, Draft, bare_record, failed};
+use record::{Deferred, Draft, Unanswered, bare_record, failed};
 use tracing::Instrument;
 
 pub use error::ApiError;
@@ -166,7 +166,13 @@ async fn context(State(app): State<Arc<AppState>>, mut req: Request, next: Next)
                 endpoint,
                 span: span.clone(),
             });
-            (key, next.run(req).instrument(span.clone()).await)
+            // A handler dropped before it answers (the client went away)
+            // still leaves its record.
+            let unanswered =
+                Unanswered::new(&app, &span, started, bare_record(&app, &id, endpoint, key));
+            let resp = next.run(req).instrument(span.clone()).await;
+            unanswered.answered();
+            (key, resp)
         }
         Err(e) => (
             None,

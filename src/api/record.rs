@@ -3,7 +3,8 @@
 //! answer, or [`Deferred`] when a stream's end emits it), and the answer's
 //! tokens, spend and memory ([`Recorder`]). Every request ends in exactly
 //! one record: answered ([`with_record`], [`failed`]), streamed (the tap),
-//! or held by keep-alives ([`late`]).
+//! held by keep-alives ([`late`]), or dropped before it answered
+//! ([`Unanswered`]).
 
 use super::{ApiError, Ctx, Dialect, tap};
 use crate::app::AppState;
@@ -116,6 +117,49 @@ fn emit_late(
         Duration::ZERO
     };
     app.observer.emit(span, rec);
+}
+
+/// The status recorded for a request whose client left before any answer
+/// (nginx's "client closed request"); its outcome is `cancelled`.
+pub(super) const CLIENT_CLOSED: u16 = 499;
+
+/// Emits a `cancelled` record if the handler's future is dropped before it
+/// answers (the client went away while it waited on a backend); the
+/// middleware calls [`Unanswered::answered`] when it does answer.
+pub(super) struct Unanswered<'a> {
+    app: &'a AppState,
+    span: &'a Span,
+    started: Instant,
+    rec: Option<Record>,
+}
+
+impl<'a> Unanswered<'a> {
+    pub(super) fn new(
+        app: &'a AppState,
+        span: &'a Span,
+        started: Instant,
+        rec: Record,
+    ) -> Unanswered<'a> {
+        Unanswered {
+            app,
+            span,
+            started,
+            rec: Some(rec),
+        }
+    }
+
+    pub(super) fn answered(mut self) {
+        self.rec = None;
+    }
+}
+
+impl Drop for Unanswered<'_> {
+    fn drop(&mut self) {
+        if let Some(mut rec) = self.rec.take() {
+            rec.outcome = Outcome::Cancelled;
+            emit_late(self.app, self.span, self.started, rec, CLIENT_CLOSED, false);
+        }
+    }
 }
 
 /// The record's end for a stream served through `keepalive::hold` whose

@@ -527,3 +527,37 @@ async fn prompt_text_never_reaches_logs_or_metrics() {
         }
     }
 }
+
+/// Waits a little, then checks that no record beyond `n` came.
+async fn exactly(sink: &Capture, n: usize) -> Vec<Record> {
+    let recs = sink.wait_for(n).await;
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let again = sink.0.lock().expect("lock").clone();
+    assert_eq!(again.len(), n, "one record per request: {again:#?}");
+    recs
+}
+
+/// A client that gives up while airlock waits on the backend still leaves
+/// one record: `cancelled`, status 499.
+#[tokio::test]
+async fn a_client_that_leaves_before_the_answer_is_recorded_cancelled() {
+    let w = World::new().await;
+    let open = fakes::openai(&[]).await;
+    let sink = Arc::new(Capture::default());
+    let app = spawn_with_sinks(&toml(&w, open.addr, ""), vec![sink.clone()]).await;
+    w.lmstudio
+        .set_fault(Fault::Delay(Duration::from_millis(1500)));
+    let r = app
+        .http
+        .post(app.url("/v1/chat/completions"))
+        .timeout(Duration::from_millis(200))
+        .json(&user("hi"))
+        .send()
+        .await;
+    assert!(r.is_err(), "the client gave up");
+    let recs = exactly(&sink, 1).await;
+    assert_eq!(recs[0].outcome, Outcome::Cancelled);
+    assert_eq!(recs[0].status, 499);
+    let text = scrape(&app).await;
+    assert_eq!(sample(&text, "airlock_requests_in_flight", &[]), 0.0);
+}
