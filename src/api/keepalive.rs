@@ -250,4 +250,40 @@ mod tests {
         assert_eq!(v["error"]["code"], "upstream_error");
         assert!(!text.contains("[DONE]"));
     }
+
+    #[tokio::test(start_paused = true)]
+    async fn late_hears_of_the_answer_or_of_the_client_leaving() {
+        use std::sync::{Arc, Mutex};
+        let heard: Arc<Mutex<Vec<Option<u16>>>> = Arc::default();
+        let tell = |heard: &Arc<Mutex<Vec<Option<u16>>>>| {
+            let heard = Arc::clone(heard);
+            move |r: Option<&mut Response>| {
+                heard
+                    .lock()
+                    .expect("lock")
+                    .push(r.map(|r| r.status().as_u16()));
+            }
+        };
+        let slow = |status: StatusCode| async move {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            (status, "late").into_response()
+        };
+        let r = hold(
+            slow(StatusCode::BAD_GATEWAY),
+            Duration::from_secs(1),
+            tell(&heard),
+        )
+        .await;
+        let _ = body_of(r).await;
+        assert_eq!(*heard.lock().expect("lock"), [Some(502)]);
+        // The body is dropped while serving still runs: told once, with nothing.
+        let r = hold(slow(StatusCode::OK), Duration::from_secs(1), tell(&heard)).await;
+        let mut body = r.into_body().into_data_stream();
+        assert_eq!(
+            body.next().await.and_then(Result::ok).as_deref(),
+            Some(COMMENT)
+        );
+        drop(body);
+        assert_eq!(*heard.lock().expect("lock"), [Some(502), None]);
+    }
 }

@@ -1,7 +1,9 @@
 //! Observability: `/metrics` after real traffic (names, labels, counts,
 //! tokens and cost from the fakes' reported usage, bounded model labels),
-//! its access settings, one record per request (early errors and cancelled
-//! streams included), and no prompt text in logs or metrics.
+//! its access settings, one record per request (early errors, cancelled
+//! streams, rate-limited and unavailable requests, streams held by
+//! keep-alives and `/v1/messages` included), backend health and queue
+//! gauges, and no prompt text in logs or metrics.
 
 use crate::fakes::{self, Fault};
 use crate::{World, spawn, spawn_with_sinks, user};
@@ -535,6 +537,275 @@ async fn exactly(sink: &Capture, n: usize) -> Vec<Record> {
     let again = sink.0.lock().expect("lock").clone();
     assert_eq!(again.len(), n, "one record per request: {again:#?}");
     recs
+}
+
+/// A key over its requests per minute is a 429 recorded `rate_limited`; a
+/// backend at `max_concurrency` with its queue full, or with its circuit
+/// open, is a 503 `backend_unavailable` recorded `no_backend` and counted
+/// as a skip; the queue-depth gauge shows a waiting call.
+#[tokio::test]
+async fn rate_limited_and_unavailable_requests_get_their_outcomes() {
+    let w = World::new().await;
+    let open = fakes::openai(&[]).await;
+    let extra = "[health]\ninterval_ms = 60000\nfailure_threshold = 1\nopen_ms = 60000\n\
+        [retries]\nattempts = 1\n\
+        [[keys]]\nname = \"team-a\"\nkey_env = \"GW_KEY\"\nrequests_per_minute = 1\n\
+        [[keys]]\nname = \"ops\"\nkey_env = \"VIP_KEY\"\n";
+    let toml = toml(&w, open.addr, extra).replace(
+        "models = [\"qwen\"]",
+        "models = [\"qwen\"]\nmax_concurrency = 1\nmax_queue = 1\nqueue_timeout_ms = 5000",
+    );
+    let sink = Arc::new(Capture::default());
+    let app = spawn_with_sinks(&toml, vec![sink.clone()]).await;
+    let post = |key: &'static str, text: &str| {
+        app.http
+            .post(app.url("/v1/chat/completions"))
+            .bearer_auth(key)
+            .json(&user(text))
+            .send()
+    };
+
+    // The key's one request a minute, then a 429.
+    assert_eq!(post(crate::GW_KEY, "hi").await.expect("send").status(), 200);
+    let r = post(crate::GW_KEY, "hi again").await.expect("send");
+    assert_eq!(r.status(), 429);
+    assert!(!crate::header(&r, "retry-after").is_empty());
+    let recs = exactly(&sink, 2).await;
+    let limited = &recs[1];
+    assert_eq!(limited.outcome, Outcome::RateLimited);
+    assert_eq!(
+        (limited.status, limited.error),
+        (429, Some("rate_limit_exceeded"))
+    );
+    assert_eq!(limited.key.as_deref(), Some("team-a"));
+    assert_eq!(limited.rule.as_deref(), Some("default"));
+    assert_eq!((limited.attempts, limited.backend.as_deref()), (0, None));
+
+    // One call on lmstudio, one queued behind it, a third turned away.
+    w.lmstudio
+        .set_fault(Fault::Delay(Duration::from_millis(500)));
+    let later = |ms: u64| async move {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+        post(crate::VIP_KEY, "hello").await.expect("send")
+    };
+    let (first, queued, turned_away, during) =
+        tokio::join!(later(0), later(100), later(200), async {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            scrape(&app).await
+        });
+    assert_eq!(
+        (first.status().as_u16(), queued.status().as_u16()),
+        (200, 200)
+    );
+    assert_eq!(turned_away.status(), 503);
+    let lm = [("backend", "lmstudio")];
+    assert_eq!(
+        sample(&during, "airlock_backend_queued", &lm),
+        1.0,
+        "{during}"
+    );
+    assert_eq!(sample(&during, "airlock_backend_in_flight", &lm), 1.0);
+    let recs = exactly(&sink, 5).await;
+    let full = recs
+        .iter()
+        .find(|r| r.status == 503)
+        .expect("the turned-away request's record");
+    assert_eq!(full.outcome, Outcome::NoBackend);
+    assert_eq!(full.error, Some("backend_unavailable"));
+    assert_eq!(full.backend, None, "no backend was called");
+
+    // A failed call opens lmstudio's circuit: the next request is not sent.
+    w.lmstudio.set_fault(Fault::Status(500));
+    assert_eq!(
+        post(crate::VIP_KEY, "once more")
+            .await
+            .expect("send")
+            .status(),
+        502
+    );
+    let r = post(crate::VIP_KEY, "and again").await.expect("send");
+    assert_eq!(r.status(), 503);
+    let recs = exactly(&sink, 7).await;
+    assert_eq!(recs[6].outcome, Outcome::NoBackend);
+
+    let text = scrape(&app).await;
+    let req = |outcome: &str| sample(&text, "airlock_requests_total", &[("outcome", outcome)]);
+    assert_eq!(req("rate_limited"), 1.0, "{text}");
+    assert_eq!(req("no_backend"), 2.0, "{text}");
+    assert_eq!(sample(&text, "airlock_requests_total", &[]), 7.0);
+    let skipped = |reason: &str| {
+        sample(
+            &text,
+            "airlock_backend_skipped_total",
+            &[("backend", "lmstudio"), ("reason", reason)],
+        )
+    };
+    assert_eq!((skipped("queue_full"), skipped("circuit_open")), (1.0, 1.0));
+    assert_eq!(sample(&text, "airlock_backend_up", &lm), 0.0);
+    let state = |s: &str| {
+        sample(
+            &text,
+            "airlock_backend_state",
+            &[("backend", "lmstudio"), ("state", s)],
+        )
+    };
+    assert_eq!((state("down"), state("up")), (1.0, 0.0), "{text}");
+    assert_eq!(sample(&text, "airlock_backend_queued", &lm), 0.0);
+    assert_eq!(sample(&text, "airlock_requests_in_flight", &[]), 0.0);
+}
+
+/// `/v1/messages` (JSON and streamed) and `count_tokens` are counted under
+/// their own endpoint labels; a stream translated to Anthropic's events
+/// that ran to its end is `ok`, not cancelled.
+#[tokio::test]
+async fn messages_requests_are_counted_under_their_endpoints() {
+    let w = World::new().await;
+    let open = fakes::openai(&[]).await;
+    let sink = Arc::new(Capture::default());
+    let app = spawn_with_sinks(&toml(&w, open.addr, ""), vec![sink.clone()]).await;
+    let post = |path: &str, body: serde_json::Value| {
+        app.http
+            .post(app.url(path))
+            .header("anthropic-version", "2023-06-01")
+            .json(&body)
+            .send()
+    };
+    let ask = |stream: bool| {
+        json!({"model": "lm", "max_tokens": 64, "stream": stream,
+            "messages": [{"role": "user", "content": "hello there"}]})
+    };
+    let r = post("/v1/messages", ask(false)).await.expect("send");
+    assert_eq!(r.status(), 200);
+    let body: serde_json::Value = r.json().await.expect("json");
+    assert_eq!(body["type"], "message");
+    let r = post("/v1/messages", ask(true)).await.expect("send");
+    assert_eq!(r.status(), 200);
+    let text = r.text().await.expect("stream");
+    assert!(text.contains("event: message_stop"), "{text}");
+    let r = post("/v1/messages/count_tokens", ask(false))
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 200);
+    // A bad request, answered in Anthropic's shape, is counted too.
+    let r = post("/v1/messages", json!({"model": "lm", "messages": []}))
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 400);
+
+    let recs = exactly(&sink, 4).await;
+    use airlock::observe::Endpoint;
+    let ends: Vec<_> = recs.iter().map(|r| (r.endpoint, r.outcome)).collect();
+    assert_eq!(
+        ends,
+        [
+            (Endpoint::Messages, Outcome::Ok),
+            (Endpoint::Messages, Outcome::Ok),
+            (Endpoint::CountTokens, Outcome::Ok),
+            (Endpoint::Messages, Outcome::ClientError),
+        ]
+    );
+    assert!(recs[1].stream && recs[1].ttft.is_some());
+    assert_eq!(recs[0].backend.as_deref(), Some("lmstudio"));
+    assert_eq!((recs[0].input_tokens, recs[0].output_tokens), (9, 5));
+    assert_eq!(recs[2].backend, None, "count_tokens sends nothing");
+
+    let text = scrape(&app).await;
+    let req = |labels: &[(&str, &str)]| sample(&text, "airlock_requests_total", labels);
+    assert_eq!(
+        req(&[
+            ("endpoint", "messages"),
+            ("backend", "lmstudio"),
+            ("outcome", "ok")
+        ]),
+        2.0,
+        "{text}"
+    );
+    assert_eq!(req(&[("endpoint", "count_tokens"), ("outcome", "ok")]), 1.0);
+    assert_eq!(
+        req(&[("endpoint", "messages"), ("outcome", "client_error")]),
+        1.0
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "airlock_request_duration_seconds_count",
+            &[("endpoint", "messages")]
+        ),
+        3.0
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "airlock_tokens_total",
+            &[("backend", "lmstudio"), ("type", "output")]
+        ),
+        recs[0].output_tokens as f64 + recs[1].output_tokens as f64
+    );
+}
+
+/// A stream whose head went out early with keep-alives is recorded once,
+/// when it ends: served (`ok`), failed after the head (`timeout`, status
+/// 200, as the client saw it), or left by the client while it waited
+/// (`cancelled`).
+#[tokio::test]
+async fn streams_held_by_keep_alives_are_recorded_once_when_they_end() {
+    let w = World::new().await;
+    let open = fakes::openai(&[]).await;
+    let extra = "[server]\nsse_keepalive_ms = 100\n[timeouts]\nfirst_byte_ms = 600\n[retries]\nattempts = 1";
+    let sink = Arc::new(Capture::default());
+    let app = spawn_with_sinks(&toml(&w, open.addr, extra), vec![sink.clone()]).await;
+    let body = json!({"model": "lm", "stream": true,
+        "messages": [{"role": "user", "content": "hi"}]});
+
+    w.lmstudio.set_fault(Fault::Stall {
+        head: Duration::from_millis(10),
+        first: Duration::from_millis(350),
+    });
+    let r = app.chat(body.clone()).await;
+    assert_eq!(crate::header(&r, "x-airlock-keepalive"), "true");
+    assert!(r.text().await.expect("text").ends_with("data: [DONE]\n\n"));
+    let recs = exactly(&sink, 1).await;
+    assert_eq!(recs[0].outcome, Outcome::Ok);
+    assert_eq!(recs[0].backend.as_deref(), Some("lmstudio"));
+    assert!(recs[0].stream && recs[0].ttft.is_some());
+
+    // No first event within first_byte_ms: the in-band error event.
+    w.lmstudio.set_fault(Fault::Stall {
+        head: Duration::from_millis(10),
+        first: Duration::from_secs(5),
+    });
+    let r = app.chat(body.clone()).await;
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.expect("text").contains("upstream_timeout"));
+    let recs = exactly(&sink, 2).await;
+    assert_eq!(recs[1].outcome, Outcome::Timeout);
+    assert_eq!(
+        (recs[1].status, recs[1].error),
+        (200, Some("upstream_timeout"))
+    );
+    assert_eq!(recs[1].rule.as_deref(), Some("explicit"));
+
+    // The client leaves after the first keep-alive.
+    let mut r = app.chat(body).await;
+    assert_eq!(r.status(), 200);
+    let first = r.chunk().await.expect("chunk").expect("a keep-alive");
+    assert!(first.starts_with(b": keep-alive"));
+    drop(r);
+    let recs = exactly(&sink, 3).await;
+    assert_eq!(recs[2].outcome, Outcome::Cancelled);
+    assert_eq!(recs[2].rule.as_deref(), Some("explicit"));
+
+    let text = scrape(&app).await;
+    assert_eq!(sample(&text, "airlock_requests_total", &[]), 3.0, "{text}");
+    assert_eq!(sample(&text, "airlock_requests_in_flight", &[]), 0.0);
+    assert_eq!(
+        sample(
+            &text,
+            "airlock_backend_in_flight",
+            &[("backend", "lmstudio")]
+        ),
+        0.0
+    );
 }
 
 /// A client that gives up while airlock waits on the backend still leaves
