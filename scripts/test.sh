@@ -20,6 +20,7 @@ cargo test --locked
 
 echo "== benches (quick mode)"
 cargo bench --locked --bench classify -- --quick --noplot
+cargo bench --locked --bench metrics -- --quick --noplot
 
 echo "== end-to-end (openai SDK, real local model)"
 bash scripts/e2e.sh

@@ -27,6 +27,8 @@ pub struct AppState {
     pub volume: Arc<crate::volume::Volume>,
     /// Measured latency and conversation stickiness (candidate order only).
     pub affinity: crate::affinity::Affinity,
+    /// Per-request records to metrics, logs and sinks.
+    pub observer: crate::observe::Observer,
     /// Per-backend concurrency limits and queues.
     pub capacity: crate::capacity::Capacity,
     /// Per-key requests and tokens per minute.
@@ -35,6 +37,14 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(config: Config) -> std::io::Result<AppState> {
+        AppState::with_sinks(config, Vec::new())
+    }
+
+    /// As `new`, with extra consumers of the per-request records.
+    pub fn with_sinks(
+        config: Config,
+        sinks: Vec<Arc<dyn crate::observe::Sink>>,
+    ) -> std::io::Result<AppState> {
         let http = crate::providers::Clients::new(&config).map_err(std::io::Error::other)?;
         let health = Arc::new(Health::new(&config));
         let redis =
@@ -50,9 +60,11 @@ impl AppState {
             ),
         };
         let scanner = Scanner::with_options(&config.scan);
+        let observer = crate::observe::Observer::new(crate::observe::Metrics::new(&config), sinks);
         let capacity = crate::capacity::Capacity::new(&config);
         let ratelimit = crate::ratelimit::RateLimiter::new(redis.clone());
         Ok(AppState {
+            observer,
             capacity,
             ratelimit,
             memory,
@@ -74,8 +86,17 @@ pub struct App {
 impl App {
     /// Binds `server.listen` and prepares the state. Nothing is probed yet.
     pub async fn build(config: Config) -> std::io::Result<App> {
+        App::build_with_sinks(config, Vec::new()).await
+    }
+
+    /// As `build`, with extra consumers of the per-request records (the
+    /// audit store, tests).
+    pub async fn build_with_sinks(
+        config: Config,
+        sinks: Vec<Arc<dyn crate::observe::Sink>>,
+    ) -> std::io::Result<App> {
         let listener = TcpListener::bind(config.server.listen).await?;
-        let state = Arc::new(AppState::new(config)?);
+        let state = Arc::new(AppState::with_sinks(config, sinks)?);
         Ok(App { listener, state })
     }
 

@@ -16,6 +16,7 @@
 //! - [`providers`]: per-protocol adapters and the transport (timeouts, streams).
 //! - [`health`]: backend states from probes and call outcomes.
 //! - [`memory`]: salted hashes of sensitive exchanges, so resent history stays sensitive.
+//! - [`observe`]: one record per request, fed to metrics, logs and sinks.
 //! - [`config`]: TOML + env into the trusted `Config`.
 //! - `fuzz` (tests and the `fuzzing` feature only): fuzz targets for every
 //!   parser of untrusted bytes.
@@ -34,6 +35,7 @@ pub mod eval;
 pub mod fuzz;
 pub mod health;
 pub mod memory;
+pub mod observe;
 pub mod openai;
 pub mod pipeline;
 pub mod providers;

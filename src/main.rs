@@ -51,6 +51,9 @@ enum Command {
     Serve {
         #[command(flatten)]
         config: ConfigPath,
+        /// Log lines as JSON objects (default) or human-readable text.
+        #[arg(long, env = "AIRLOCK_LOG_FORMAT", default_value = "json", value_parser = ["json", "pretty"])]
+        log_format: String,
     },
     /// Check a config file; exit 1 on errors (warnings keep exit 0).
     CheckConfig {
@@ -171,7 +174,7 @@ fn main() -> ExitCode {
             file,
         } => report(explain(&config.path, min_sensitivity.as_deref(), &file)),
         Command::Healthcheck { config, addr } => report(healthcheck(&config.path, addr)),
-        Command::Serve { config } => report(serve(&config.path)),
+        Command::Serve { config, log_format } => report(serve(&config.path, &log_format)),
         Command::Cost {
             config,
             gateway,
@@ -513,8 +516,8 @@ fn cost(
     Ok(())
 }
 
-fn serve(path: &std::path::Path) -> anyhow::Result<()> {
-    init_tracing();
+fn serve(path: &std::path::Path, log_format: &str) -> anyhow::Result<()> {
+    let _telemetry = init_tracing(log_format)?;
     let loaded = load(path)?;
     for w in &loaded.warnings {
         tracing::warn!(key = %w.key, "{}", w.message);
@@ -532,54 +535,45 @@ fn serve(path: &std::path::Path) -> anyhow::Result<()> {
     })
 }
 
-fn init_tracing() {
-    use tracing_subscriber::EnvFilter;
-    let spec = std::env::var("AIRLOCK_LOG").unwrap_or_default();
-    let filter = EnvFilter::try_new(log_filter(&spec)).unwrap_or_else(|_| EnvFilter::new("info"));
-    let json = std::env::var("AIRLOCK_LOG_FORMAT").is_ok_and(|v| v == "json");
-    // Colours only on a terminal: log files and collectors get plain text.
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr);
-    if json {
-        builder.json().init();
-    } else {
-        builder.init();
+/// Flushes exported spans when dropped (feature `otel`).
+struct Telemetry {
+    #[cfg(feature = "otel")]
+    provider: Option<opentelemetry_sdk::trace::SdkTracerProvider>,
+}
+
+impl Drop for Telemetry {
+    fn drop(&mut self) {
+        #[cfg(feature = "otel")]
+        if let Some(p) = self.provider.take() {
+            let _ = p.shutdown();
+        }
     }
 }
 
-/// Crates whose debug and trace output can carry header or body bytes
-/// (an upstream's `Authorization`, a prompt): they stay at `info` unless
-/// `AIRLOCK_LOG` names them itself.
-const QUIET_CRATES: [&str; 7] = [
-    "hyper",
-    "hyper_util",
-    "h2",
-    "reqwest",
-    "rustls",
-    "tower_http",
-    "redis",
-];
-
-/// The filter for `AIRLOCK_LOG` (default `info`) with `QUIET_CRATES` capped.
-fn log_filter(spec: &str) -> String {
-    let spec = spec.trim();
-    let mut out = if spec.is_empty() {
-        "info".to_owned()
+fn init_tracing(format: &str) -> anyhow::Result<Telemetry> {
+    use airlock::observe::logging::{self, LogFormat};
+    let format = LogFormat::parse(format).unwrap_or_default();
+    let spec = std::env::var("AIRLOCK_LOG").unwrap_or_default();
+    // Colours only on a terminal: log files and collectors get plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    #[cfg(feature = "otel")]
+    let (extra, telemetry) = if airlock::observe::otel::wanted() {
+        let (layer, provider) = airlock::observe::otel::layer().map_err(anyhow::Error::msg)?;
+        (
+            Some(layer),
+            Telemetry {
+                provider: Some(provider),
+            },
+        )
     } else {
-        spec.to_owned()
+        (None, Telemetry { provider: None })
     };
-    for c in QUIET_CRATES {
-        let named = out.split(',').any(|d| {
-            let target = d.split('=').next().unwrap_or("").trim();
-            target == c || target.starts_with(&format!("{c}::"))
-        });
-        if !named {
-            out.push_str(&format!(",{c}=info"));
-        }
-    }
-    out
+    #[cfg(not(feature = "otel"))]
+    let (extra, telemetry) = (None, Telemetry {});
+    let subscriber = logging::subscriber(format, &spec, std::io::stderr, ansi, extra);
+    tracing::subscriber::set_global_default(subscriber)
+        .context("cannot install the log subscriber")?;
+    Ok(telemetry)
 }
 
 async fn shutdown_signal() {
@@ -602,27 +596,4 @@ async fn shutdown_signal() {
         _ = term => {},
     }
     tracing::info!("shutdown signal received; draining");
-}
-
-#[cfg(test)]
-mod tests {
-    use super::log_filter;
-
-    #[test]
-    fn dependency_logs_stay_at_info_unless_named() {
-        let f = log_filter("debug");
-        assert!(f.starts_with("debug,"), "{f}");
-        assert!(
-            f.contains(",hyper=info") && f.contains(",reqwest=info") && f.contains(",h2=info"),
-            "{f}"
-        );
-        assert_eq!(log_filter("").split(',').next(), Some("info"));
-        // Named by the operator: left as asked.
-        let f = log_filter("debug,reqwest=trace");
-        assert!(
-            f.contains("reqwest=trace") && !f.contains("reqwest=info"),
-            "{f}"
-        );
-        assert!(tracing_subscriber::EnvFilter::try_new(log_filter("airlock=debug")).is_ok());
-    }
 }

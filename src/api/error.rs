@@ -3,6 +3,7 @@
 //! with a stable `code`; 5xx messages name the failing backend and the kind of
 //! failure, never internals or request content.
 
+use crate::observe::Outcome;
 use crate::openai::RequestError;
 use crate::providers::{ConvertError, DispatchError};
 use crate::route::RouteError;
@@ -72,6 +73,9 @@ pub enum ApiError {
     NotFound,
     #[error("method not allowed")]
     MethodNotAllowed,
+    /// Airlock's own failure; the body says nothing more.
+    #[error("internal error")]
+    Internal,
 }
 
 impl ApiError {
@@ -89,6 +93,7 @@ impl ApiError {
                 StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_REQUEST)
             }
             ApiError::Upstream { .. } => StatusCode::BAD_GATEWAY,
+            ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::NoEligibleBackend { .. } | ApiError::Unavailable { .. } => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -121,8 +126,33 @@ impl ApiError {
             ApiError::UpstreamTimeout { .. } => "upstream_timeout",
             ApiError::NotFound => "not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
+            ApiError::Internal => "internal_error",
             // OpenAI's code for a spent quota, so SDKs and tools recognise it.
             ApiError::BudgetExceeded { .. } => "insufficient_quota",
+        }
+    }
+
+    /// How the request ended, for metrics, logs and audit.
+    pub fn outcome(&self) -> Outcome {
+        match self {
+            ApiError::InvalidRequest { .. }
+            | ApiError::UnsupportedParameter { .. }
+            | ApiError::ModelNotFound { .. }
+            | ApiError::RequestTooLarge { .. }
+            | ApiError::UpstreamRejected { .. }
+            | ApiError::NotFound
+            | ApiError::MethodNotAllowed => Outcome::ClientError,
+            ApiError::InvalidApiKey => Outcome::Unauthorized,
+            ApiError::PolicyViolation { .. } => Outcome::Blocked,
+            ApiError::NoEligibleBackend { .. } | ApiError::Unavailable { .. } => Outcome::NoBackend,
+            ApiError::UpstreamRateLimited { .. } | ApiError::RateLimited { .. } => {
+                Outcome::RateLimited
+            }
+            ApiError::BudgetExceeded { .. } => Outcome::Budget,
+            ApiError::Upstream { .. } => Outcome::UpstreamError,
+            ApiError::Internal => Outcome::Internal,
+            ApiError::UpstreamTimeout { .. } => Outcome::Timeout,
+            ApiError::ContentFilter { .. } => Outcome::ContentFilter,
         }
     }
 

@@ -12,7 +12,10 @@
 //! is not an event. Its answer is then forwarded as it is, or, if it was an
 //! error, sent as the in-band `data: {"error": ...}` event that a stream
 //! failing later gets. Dropping the body (the client went away) drops
-//! serving with it, which cancels the upstream call.
+//! serving with it, which cancels the upstream call. Whoever would have
+//! read serving's response (the request's record) hears of it through
+//! `late`: with the response once it comes, or with nothing if the body
+//! was dropped first.
 
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
@@ -32,18 +35,25 @@ const MAX_ERROR_BODY: usize = 64 * 1024;
 /// backend and model headers are then missing.
 pub const H_KEEPALIVE: &str = "x-airlock-keepalive";
 
+/// Told of serving's late answer (`None`: the client left before it).
+type LateFn = Box<dyn FnOnce(Option<&mut Response>) + Send>;
+
 /// Runs `serve`; if it has not answered within `every`, answers 200 at
-/// once and keeps the stream alive with comments until it has.
-pub async fn hold<F>(serve: F, every: Duration) -> Response
+/// once (with [`H_KEEPALIVE`]) and keeps the stream alive with comments
+/// until it has. `late` is called exactly once if, and only if, the head
+/// went out early: with serving's response before it is forwarded, or with
+/// `None` when the body is dropped before serving answered.
+pub async fn hold<F, L>(serve: F, every: Duration, late: L) -> Response
 where
     F: Future<Output = Response> + Send + 'static,
+    L: FnOnce(Option<&mut Response>) + Send + 'static,
 {
     let mut serve = Box::pin(serve);
     tokio::select! {
         r = &mut serve => return r,
         _ = tokio::time::sleep(every) => {}
     }
-    let body = stream(serve, every);
+    let body = stream(serve, every, Late(Some(Box::new(late))));
     (
         StatusCode::OK,
         [
@@ -69,9 +79,28 @@ where
 type Serving = Pin<Box<dyn Future<Output = Response> + Send>>;
 type Chunks = Pin<Box<dyn Stream<Item = Result<Bytes, std::convert::Infallible>> + Send>>;
 
+/// Calls its function with `None` if dropped before [`Late::answered`].
+struct Late(Option<LateFn>);
+
+impl Late {
+    fn answered(&mut self, r: &mut Response) {
+        if let Some(f) = self.0.take() {
+            f(Some(r));
+        }
+    }
+}
+
+impl Drop for Late {
+    fn drop(&mut self) {
+        if let Some(f) = self.0.take() {
+            f(None);
+        }
+    }
+}
+
 enum State {
     /// Serving is still running: a comment each tick.
-    Waiting(Serving, tokio::time::Interval),
+    Waiting(Serving, tokio::time::Interval, Late),
     /// Its answer, forwarded.
     Forwarding(Chunks),
 }
@@ -80,21 +109,23 @@ enum State {
 fn stream(
     serve: Pin<Box<impl Future<Output = Response> + Send + 'static>>,
     every: Duration,
+    late: Late,
 ) -> impl Stream<Item = Result<Bytes, std::convert::Infallible>> + Send {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // The first tick is now: the first comment goes out with the head.
     let serving: Serving = serve;
-    futures_util::stream::unfold(State::Waiting(serving, tick), |state| async move {
+    futures_util::stream::unfold(State::Waiting(serving, tick, late), |state| async move {
         match state {
-            State::Waiting(mut serve, mut tick) => {
+            State::Waiting(mut serve, mut tick, mut late) => {
                 tokio::select! {
-                    r = &mut serve => {
+                    mut r = &mut serve => {
+                        late.answered(&mut r);
                         let mut chunks = answer(r).await;
                         let first = chunks.next().await;
                         first.map(|c| (c, State::Forwarding(chunks)))
                     }
-                    _ = tick.tick() => Some((Ok(Bytes::from_static(COMMENT)), State::Waiting(serve, tick))),
+                    _ = tick.tick() => Some((Ok(Bytes::from_static(COMMENT)), State::Waiting(serve, tick, late))),
                 }
             }
             State::Forwarding(mut chunks) => {
@@ -166,6 +197,7 @@ mod tests {
         let r = hold(
             async { (StatusCode::BAD_REQUEST, "no").into_response() },
             Duration::from_secs(5),
+            |_| panic!("answered in time: nothing is late"),
         )
         .await;
         assert_eq!(r.status(), StatusCode::BAD_REQUEST);
@@ -180,6 +212,7 @@ mod tests {
                 sse(&["data: {\"x\":1}\n\n", "data: [DONE]\n\n"])
             },
             Duration::from_secs(1),
+            |_| {},
         )
         .await;
         assert_eq!(r.status(), StatusCode::OK);
@@ -204,6 +237,7 @@ mod tests {
                 .into_response()
             },
             Duration::from_secs(1),
+            |_| {},
         )
         .await;
         assert_eq!(r.status(), StatusCode::OK);
@@ -215,5 +249,41 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(event).expect("json");
         assert_eq!(v["error"]["code"], "upstream_error");
         assert!(!text.contains("[DONE]"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn late_hears_of_the_answer_or_of_the_client_leaving() {
+        use std::sync::{Arc, Mutex};
+        let heard: Arc<Mutex<Vec<Option<u16>>>> = Arc::default();
+        let tell = |heard: &Arc<Mutex<Vec<Option<u16>>>>| {
+            let heard = Arc::clone(heard);
+            move |r: Option<&mut Response>| {
+                heard
+                    .lock()
+                    .expect("lock")
+                    .push(r.map(|r| r.status().as_u16()));
+            }
+        };
+        let slow = |status: StatusCode| async move {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            (status, "late").into_response()
+        };
+        let r = hold(
+            slow(StatusCode::BAD_GATEWAY),
+            Duration::from_secs(1),
+            tell(&heard),
+        )
+        .await;
+        let _ = body_of(r).await;
+        assert_eq!(*heard.lock().expect("lock"), [Some(502)]);
+        // The body is dropped while serving still runs: told once, with nothing.
+        let r = hold(slow(StatusCode::OK), Duration::from_secs(1), tell(&heard)).await;
+        let mut body = r.into_body().into_data_stream();
+        assert_eq!(
+            body.next().await.and_then(Result::ok).as_deref(),
+            Some(COMMENT)
+        );
+        drop(body);
+        assert_eq!(*heard.lock().expect("lock"), [Some(502), None]);
     }
 }

@@ -5,7 +5,8 @@
 //! filter and dispatch); only the answer's dialect differs, and errors come
 //! in Anthropic's shape. Holds no routing logic.
 
-use super::{CHAT, Ctx, Dialect, Kind, prepare, serve};
+use super::record::{assessed, bare_record, failed, with_record};
+use super::{ApiError, CHAT, Ctx, Dialect, Kind, prepare, serve};
 use crate::anthropic_api;
 use crate::app::AppState;
 use crate::openai::ChatRequest;
@@ -57,19 +58,13 @@ pub(super) async fn messages(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let rec = bare_record(&app, &ctx.request_id, ctx.endpoint, ctx.key);
     let resp = match prepare(&app, &ctx, &headers, body, MESSAGES).await {
         Ok((req, a)) => {
-            serve(
-                &app,
-                &ctx,
-                &headers,
-                &a,
-                Job::Chat(&req),
-                Dialect::Anthropic,
-            )
-            .await
+            let job = Job::Chat(&req);
+            serve::serve(&app, &ctx, &headers, &a, job, Dialect::Anthropic, rec).await
         }
-        Err(e) => e.into_anthropic_response(),
+        Err(e) => failed(Dialect::Anthropic, e, rec, None),
     };
     with_request_id(resp, &ctx)
 }
@@ -82,17 +77,57 @@ pub(super) async fn count_tokens(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let mut rec = bare_record(&app, &ctx.request_id, ctx.endpoint, ctx.key);
     let resp = match prepare(&app, &ctx, &headers, body, COUNT_TOKENS).await {
         Ok((_, a)) => {
-            axum::Json(json!({"input_tokens": a.complexity.prompt_tokens})).into_response()
+            assessed(&mut rec, &a);
+            let count = json!({"input_tokens": a.complexity.prompt_tokens});
+            with_record(axum::Json(count).into_response(), rec)
         }
-        Err(e) => e.into_anthropic_response(),
+        Err(e) => failed(Dialect::Anthropic, e, rec, None),
     };
     with_request_id(resp, &ctx)
 }
 
+impl Dialect {
+    /// A JSON answer in this dialect (an untranslatable one is the
+    /// backend's failure).
+    pub(super) fn json(
+        self,
+        bytes: Bytes,
+        ctx: &Ctx,
+        backend: &str,
+        model: &str,
+        a: &pipeline::Assessment,
+    ) -> Result<Bytes, ApiError> {
+        match self {
+            Dialect::OpenAi => Ok(bytes),
+            Dialect::Anthropic => {
+                message_json(&bytes, ctx, model, a).map_err(|m| ApiError::Upstream {
+                    message: format!("backend {backend}: {m}"),
+                })
+            }
+        }
+    }
+
+    /// An OpenAI chunk stream in this dialect.
+    pub(super) fn stream(
+        self,
+        stream: ByteStream,
+        ctx: &Ctx,
+        model: &str,
+        a: &pipeline::Assessment,
+        max_event_bytes: usize,
+    ) -> ByteStream {
+        match self {
+            Dialect::OpenAi => stream,
+            Dialect::Anthropic => event_stream(stream, ctx, model, a, max_event_bytes),
+        }
+    }
+}
+
 /// A `chat.completion` body -> an Anthropic `message` body.
-pub(super) fn message_json(
+fn message_json(
     bytes: &[u8],
     ctx: &Ctx,
     model: &str,
@@ -113,7 +148,7 @@ pub(super) fn message_json(
 
 /// An OpenAI chunk stream -> Anthropic's event stream. The upstream stays
 /// inside, so a client that leaves cancels it.
-pub(super) fn event_stream(
+fn event_stream(
     upstream: ByteStream,
     ctx: &Ctx,
     model: &str,

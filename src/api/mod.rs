@@ -3,26 +3,31 @@
 //! and turn its outcome into JSON or SSE responses with decision headers,
 //! in OpenAI's dialect or (`/v1/messages`, see `messages`) Anthropic's.
 //! Handlers hold no routing logic; errors become responses only in `error`.
+//! The middleware opens each request's span and emits its record
+//! (`observe`) once the answer is known; `/metrics` serves the counts.
 
 mod error;
+mod info;
 mod keepalive;
 mod messages;
+mod record;
+mod serve;
 mod tap;
 
-use crate::volume::{Count, Dim};
+use crate::observe::{Endpoint, Outcome, Record};
+use record::{Deferred, Draft, Unanswered, bare_record, failed};
+use tracing::Instrument;
 
 pub use error::ApiError;
 
 use crate::app::AppState;
 use crate::classify::Floor;
 use crate::config::{BackendId, Config};
-use crate::health::Admit;
 use crate::openai::{ChatRequest, EmbeddingsRequest};
 use crate::pipeline::{self, Assessment, Caller};
-use crate::providers::{self, Call, Forward, Job, Limits, Reply};
-use crate::route::Decision;
+use crate::providers::{Forward, Job, Limits};
 use crate::types::Level;
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
@@ -53,6 +58,9 @@ pub struct Ctx {
     /// Index into `config.keys` of the key that authenticated the request.
     pub key: Option<usize>,
     pub started: Instant,
+    pub endpoint: Endpoint,
+    /// The request's span: the stream tap emits the record inside it.
+    pub span: tracing::Span,
 }
 
 pub fn router(state: Arc<AppState>) -> Router {
@@ -62,14 +70,15 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/messages", post(messages::messages))
         .route("/v1/messages/count_tokens", post(messages::count_tokens))
         .route("/v1/embeddings", post(embeddings))
-        .route("/v1/models", get(models))
+        .route("/v1/models", get(info::models))
         .route("/v1/airlock/explain", post(explain))
-        .route("/v1/airlock/cost", get(cost))
+        .route("/v1/airlock/cost", get(info::cost))
         .layer(DefaultBodyLimit::max(limit))
         .layer(middleware::from_fn_with_state(state.clone(), context));
     Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
+        .route("/healthz", get(info::healthz))
+        .route("/readyz", get(info::readyz))
+        .route("/metrics", get(info::metrics))
         .merge(v1)
         .fallback(|uri: axum::http::Uri| async move {
             Dialect::of(uri.path()).error(ApiError::NotFound)
@@ -136,21 +145,59 @@ fn authenticate(config: &Config, headers: &HeaderMap) -> Result<Option<usize>, A
 }
 
 async fn context(State(app): State<Arc<AppState>>, mut req: Request, next: Next) -> Response {
+    let started = Instant::now();
     let id = request_id(req.headers());
-    let mut resp = match authenticate(&app.config, req.headers()) {
+    let endpoint = Endpoint::from_path(req.uri().path());
+    let auth = authenticate(&app.config, req.headers());
+    let key_name = auth
+        .as_ref()
+        .ok()
+        .and_then(|k| k.map(|i| app.config.keys[i].name.as_str()));
+    let span = crate::observe::request_span(&id, endpoint, key_name);
+    #[cfg(feature = "otel")]
+    crate::observe::otel::set_parent(&span, req.headers());
+    app.observer.begin();
+    let (key, mut resp) = match auth {
         Ok(key) => {
             req.extensions_mut().insert(Ctx {
                 request_id: id.clone(),
                 key,
-                started: Instant::now(),
+                started,
+                endpoint,
+                span: span.clone(),
             });
-            next.run(req).await
+            // A handler dropped before it answers (the client went away)
+            // still leaves its record.
+            let unanswered =
+                Unanswered::new(&app, &span, started, bare_record(&app, &id, endpoint, key));
+            let resp = next.run(req).instrument(span.clone()).await;
+            unanswered.answered();
+            (key, resp)
         }
-        Err(e) => {
-            tracing::info!(request_id = %id, "rejected: invalid or missing gateway key");
-            Dialect::of(req.uri().path()).error(e)
-        }
+        Err(e) => (
+            None,
+            failed(
+                Dialect::of(req.uri().path()),
+                e,
+                bare_record(&app, &id, endpoint, None),
+                None,
+            ),
+        ),
     };
+    if resp.extensions().get::<Deferred>().is_none() {
+        let status = resp.status().as_u16();
+        let mut rec = match resp.extensions_mut().remove::<Draft>() {
+            Some(Draft(rec)) => *rec,
+            None => Record {
+                outcome: Outcome::from_status(status),
+                ..bare_record(&app, &id, endpoint, key)
+            },
+        };
+        rec.status = status;
+        rec.latency = started.elapsed();
+        rec.overhead = rec.latency.saturating_sub(rec.upstream);
+        app.observer.emit(&span, rec);
+    }
     if let Ok(v) = HeaderValue::from_str(&id) {
         resp.headers_mut().insert(H_REQUEST_ID, v);
     }
@@ -338,17 +385,29 @@ async fn chat(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let rec = bare_record(&app, &ctx.request_id, ctx.endpoint, ctx.key);
     match prepare(&app, &ctx, &headers, body, CHAT).await {
         Ok((req, a)) => match app.config.server.sse_keepalive {
+            // Once the head went out early, the record is the keep-alive
+            // stream's to emit (see `record::late`).
             Some(every) if req.stream => {
+                let late = record::late(Arc::clone(&app), &ctx, &a, rec.clone());
                 let serving = async move {
-                    serve(&app, &ctx, &headers, &a, Job::Chat(&req), Dialect::OpenAi).await
+                    let job = Job::Chat(&req);
+                    serve::serve(&app, &ctx, &headers, &a, job, Dialect::OpenAi, rec).await
                 };
-                keepalive::hold(serving, every).await
+                let mut resp = keepalive::hold(serving, every, late).await;
+                if resp.headers().contains_key(keepalive::H_KEEPALIVE) {
+                    resp.extensions_mut().insert(Deferred);
+                }
+                resp
             }
-            _ => serve(&app, &ctx, &headers, &a, Job::Chat(&req), Dialect::OpenAi).await,
+            _ => {
+                let job = Job::Chat(&req);
+                serve::serve(&app, &ctx, &headers, &a, job, Dialect::OpenAi, rec).await
+            }
         },
-        Err(e) => e.into_response(),
+        Err(e) => failed(Dialect::OpenAi, e, rec, None),
     }
 }
 
@@ -358,451 +417,16 @@ async fn embeddings(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let rec = bare_record(&app, &ctx.request_id, ctx.endpoint, ctx.key);
     match prepare(&app, &ctx, &headers, body, EMBEDDINGS).await {
         // Vectors from different models are incompatible: the candidates
         // are the one requested model (or the embeddings pool), never a reroute.
         Ok((req, a)) => {
-            serve(
-                &app,
-                &ctx,
-                &headers,
-                &a,
-                Job::Embeddings(&req),
-                Dialect::OpenAi,
-            )
-            .await
+            let job = Job::Embeddings(&req);
+            serve::serve(&app, &ctx, &headers, &a, job, Dialect::OpenAi, rec).await
         }
-        Err(e) => e.into_response(),
+        Err(e) => failed(Dialect::OpenAi, e, rec, None),
     }
-}
-
-/// `x-airlock-max-latency-ms`: prefer backends measured under it.
-fn max_latency_ms(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
-    let Some(v) = headers.get("x-airlock-max-latency-ms") else {
-        return Ok(None);
-    };
-    v.to_str()
-        .ok()
-        .and_then(|s| s.trim().parse::<u64>().ok())
-        .map(Some)
-        .ok_or_else(|| ApiError::InvalidRequest {
-            message: "x-airlock-max-latency-ms must be a whole number of milliseconds".into(),
-            param: Some("x-airlock-max-latency-ms".into()),
-        })
-}
-
-/// What serving records once an answer is known: its tokens and spend in
-/// the volume counters, and a sensitive exchange's answer in memory.
-struct Recorder {
-    app: Arc<AppState>,
-    dims: Arc<[Dim]>,
-    key: Option<String>,
-    level: crate::types::Level,
-    is_chat: bool,
-    prompt_tokens: u64,
-    /// The key's rate limits: its answers' tokens count towards them.
-    rate: crate::ratelimit::Limits,
-    /// The price of the model that answered (cloud backends).
-    price: Option<crate::config::Price>,
-}
-
-impl Recorder {
-    fn record(&self, answer: &tap::Answer) {
-        let (input_tokens, output_tokens) = answer.tokens(self.prompt_tokens);
-        if let Some(key) = &self.key {
-            self.app.ratelimit.add_tokens(key, self.rate, output_tokens);
-        }
-        // Prices are USD per million tokens: one token costs `price` µUSD.
-        let spend = self.price.map_or(0.0, |p| {
-            let cached = answer.cached_tokens.unwrap_or(0).min(input_tokens);
-            (input_tokens - cached) as f64 * p.input
-                + cached as f64 * p.cached_input
-                + output_tokens as f64 * p.output
-        });
-        self.app.volume.record(
-            &self.dims,
-            Count {
-                requests: 0,
-                input_tokens,
-                output_tokens,
-                spend_micro_usd: spend.round() as u64,
-            },
-        );
-        if self.is_chat && self.level > crate::types::Level::Public && !answer.text.is_empty() {
-            self.app.memory.remember(
-                self.key.as_deref(),
-                self.level,
-                [(crate::openai::Role::Assistant, answer.text.as_str())],
-            );
-        }
-    }
-}
-
-/// Sends the request to the decided candidates in order, falling back only
-/// on retryable failures before the first byte, and answers.
-async fn serve(
-    app: &Arc<AppState>,
-    ctx: &Ctx,
-    headers: &HeaderMap,
-    a: &Assessment,
-    job: Job<'_>,
-    dialect: Dialect,
-) -> Response {
-    // A bad header is refused before anything is counted or sent.
-    let max_latency = match max_latency_ms(headers) {
-        Ok(v) => v,
-        Err(e) => return dialect.error(e),
-    };
-    let decision = match &a.decision {
-        Ok(d) => d,
-        Err(e) => {
-            let err = ApiError::from(e.clone());
-            log_outcome(ctx, a, None, err.status().as_u16());
-            return error_with(dialect, err, Some(a));
-        }
-    };
-    let key = key_name(app, ctx);
-    // A key over its per-minute limits is refused before anything is sent
-    // or counted.
-    if let (Some(i), Some(name)) = (ctx.key, key) {
-        let rate = app.config.keys[i].rate;
-        if let Err(l) = app
-            .ratelimit
-            .admit(name, rate, a.complexity.prompt_tokens)
-            .await
-        {
-            let err = ApiError::RateLimited {
-                message: format!(
-                    "gateway key {name} is over its limit of {} {} per minute; retry in {} s",
-                    l.limit,
-                    l.what,
-                    l.retry_after.as_secs().max(1)
-                ),
-                retry_after: l.retry_after,
-            };
-            log_outcome(ctx, a, None, err.status().as_u16());
-            return error_with(dialect, err, Some(a));
-        }
-    }
-    let dims: Arc<[Dim]> = [
-        Some(Dim::Task(a.complexity.task)),
-        Some(Dim::Rule(decision.rule.clone())),
-        key.map(|k| Dim::Key(k.to_owned())),
-        Some(Dim::All),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
-    app.volume.record(
-        &dims,
-        Count {
-            requests: 1,
-            ..Count::default()
-        },
-    );
-    let level = a.sensitivity.level;
-    let is_chat = matches!(job, Job::Chat(_));
-    let prompt_tokens = a.complexity.prompt_tokens;
-    if let Job::Chat(req) = job
-        && level > crate::types::Level::Public
-    {
-        let (segments, _) = req.segments();
-        // Texts with findings are caught again by the scan when resent (and
-        // can be redacted); memory is for the rest of the exchange.
-        let has_finding = |s: &crate::openai::Segment<'_>| {
-            a.sensitivity
-                .findings
-                .iter()
-                .any(|f| (f.message, f.part, f.field) == (s.message, s.part, s.field))
-        };
-        app.memory.remember(
-            key,
-            level,
-            segments
-                .iter()
-                .filter(|s| !has_finding(s))
-                .map(|s| (s.role, s.text)),
-        );
-    }
-    // Redaction: what leaves is the request with placeholders; the answer
-    // gets the originals back.
-    let redacted = match job {
-        Job::Chat(req) if decision.redact => Some(crate::redact::redact(
-            req,
-            &a.sensitivity.findings,
-            &app.config.detectors,
-        )),
-        _ => None,
-    };
-    let job = match &redacted {
-        Some((req, _)) => Job::Chat(req),
-        None => job,
-    };
-    let fwd = forward(ctx, headers);
-    let conversation = match job {
-        Job::Chat(req) => app.affinity.conversation(key, &req.segments().0),
-        Job::Embeddings(_) => None,
-    };
-    let order = app
-        .affinity
-        .order(&decision.candidates, max_latency, conversation);
-    let mut last: Option<providers::DispatchError> = None;
-    for (i, target) in order.iter().enumerate() {
-        let backend = app.config.backend(target.backend);
-        // An open circuit is skipped; a half-open one lets this call
-        // through as its trial.
-        let trial = match app.health.admit(target.backend) {
-            Admit::Yes => false,
-            Admit::Trial => true,
-            Admit::No(wait) => {
-                tracing::debug!(request_id = %ctx.request_id, backend = %backend.name, "circuit open; skipped");
-                last = Some(providers::DispatchError::Unavailable {
-                    backend: backend.name.clone(),
-                    why: "circuit_open",
-                    retry_after: Some(wait),
-                });
-                continue;
-            }
-        };
-        // A full backend is passed over while another candidate remains
-        // (every candidate is in the allowed tiers); the last one is
-        // waited for in its queue.
-        let permit = match app
-            .capacity
-            .acquire(target.backend, i + 1 == order.len())
-            .await
-        {
-            Ok(p) => p,
-            Err(busy) => {
-                if trial {
-                    app.health.call_done(target.backend);
-                }
-                tracing::info!(request_id = %ctx.request_id, backend = %backend.name, why = busy.as_str(), "backend at capacity; skipped");
-                last = Some(providers::DispatchError::Unavailable {
-                    backend: backend.name.clone(),
-                    why: busy.as_str(),
-                    retry_after: None,
-                });
-                continue;
-            }
-        };
-        let call = Call {
-            backend,
-            model: &target.model,
-            forward: &fwd,
-            limits: limits(&app.config),
-            created: unix_now(),
-        };
-        let mut attempt = 0;
-        let (sent, outcome) = loop {
-            let sent = std::time::Instant::now();
-            let outcome = providers::send(app.http.get(target.backend), &call, job).await;
-            // Nothing has reached the client yet: the same backend may be
-            // tried again after a wait, before the next one.
-            let wait = match &outcome {
-                Err(e) if attempt + 1 < app.config.retries.attempts => {
-                    e.retry_wait(attempt, &app.config.retries)
-                }
-                _ => None,
-            };
-            match (wait, outcome) {
-                (Some(w), Err(e)) => {
-                    tracing::warn!(request_id = %ctx.request_id, backend = %backend.name, error = e.label(), attempt, wait_ms = w.as_millis() as u64, "backend call failed; retrying");
-                    tokio::time::sleep(w).await;
-                    attempt += 1;
-                }
-                (_, outcome) => break (sent, outcome),
-            }
-        };
-        match outcome {
-            Ok(reply) => {
-                app.health.call_ok(target.backend);
-                // The slot stays taken until the stream is done.
-                let reply = match (reply, permit) {
-                    (Reply::Stream(s), Some(p)) => {
-                        Reply::Stream(Box::pin(futures_util::StreamExt::map(s, move |c| {
-                            let _slot = &p;
-                            c
-                        })))
-                    }
-                    (reply, _) => reply,
-                };
-                app.affinity.observe(target, sent.elapsed());
-                if let Some(c) = conversation {
-                    app.affinity.stick(c, target);
-                }
-                let recorder = Recorder {
-                    app: Arc::clone(app),
-                    dims: Arc::clone(&dims),
-                    key: key.map(str::to_owned),
-                    level,
-                    is_chat,
-                    prompt_tokens,
-                    rate: ctx
-                        .key
-                        .map_or_else(Default::default, |i| app.config.keys[i].rate),
-                    price: (backend.tier != crate::types::Tier::Local)
-                        .then(|| backend.prices.get(&target.model).copied())
-                        .flatten(),
-                };
-                let mut resp = match reply {
-                    Reply::Json(bytes) => {
-                        let bytes = match &redacted {
-                            Some((_, restorer)) => restore_json(bytes, restorer),
-                            None => bytes,
-                        };
-                        recorder.record(&tap::json_answer(&bytes));
-                        let bytes = match dialect {
-                            Dialect::OpenAi => Ok(bytes),
-                            Dialect::Anthropic => {
-                                messages::message_json(&bytes, ctx, &target.model, a).map_err(|m| {
-                                    ApiError::Upstream {
-                                        message: format!("backend {}: {m}", backend.name),
-                                    }
-                                })
-                            }
-                        };
-                        match bytes {
-                            Ok(bytes) => ([(header::CONTENT_TYPE, "application/json")], bytes)
-                                .into_response(),
-                            Err(e) => {
-                                tracing::warn!(request_id = %ctx.request_id, backend = %backend.name, "answer cannot be translated");
-                                dialect.error(e)
-                            }
-                        }
-                    }
-                    Reply::Stream(stream) => {
-                        let stream = match &redacted {
-                            Some((_, restorer)) => crate::redact::restore_sse(
-                                stream,
-                                restorer.clone(),
-                                app.config.server.max_event_bytes,
-                            ),
-                            None => stream,
-                        };
-                        let stream = tap::tap_stream(
-                            stream,
-                            app.config.server.max_event_bytes,
-                            move |answer| recorder.record(&answer),
-                        );
-                        let stream = match dialect {
-                            Dialect::OpenAi => stream,
-                            Dialect::Anthropic => messages::event_stream(
-                                stream,
-                                ctx,
-                                &target.model,
-                                a,
-                                app.config.server.max_event_bytes,
-                            ),
-                        };
-                        (
-                            [
-                                (header::CONTENT_TYPE, "text/event-stream"),
-                                (header::CACHE_CONTROL, "no-cache"),
-                                (HeaderName::from_static("x-accel-buffering"), "no"),
-                            ],
-                            Body::from_stream(stream),
-                        )
-                            .into_response()
-                    }
-                };
-                decision_headers(resp.headers_mut(), &app.config, a, decision, target);
-                if let Some((_, restorer)) = &redacted {
-                    set(resp.headers_mut(), H_REDACTED, &restorer.len().to_string());
-                }
-                log_outcome(ctx, a, Some((&app.config, target)), resp.status().as_u16());
-                return resp;
-            }
-            Err(e) => {
-                if e.is_loading() || e.marks_down() {
-                    app.health.call_failed(target.backend, e.is_loading());
-                } else {
-                    app.health.call_done(target.backend);
-                }
-                let retry = e.is_retryable();
-                let status = match &e {
-                    providers::DispatchError::Status { status, .. }
-                    | providers::DispatchError::Rejected { status, .. } => *status,
-                    _ => 0,
-                };
-                tracing::warn!(request_id = %ctx.request_id, backend = %backend.name, error = e.label(), status, retry, "backend call failed");
-                last = Some(e);
-                if !retry {
-                    break;
-                }
-            }
-        }
-    }
-    let err = last
-        .map(ApiError::from)
-        .unwrap_or(ApiError::NoEligibleBackend {
-            message: "no eligible backend".into(),
-        });
-    log_outcome(ctx, a, None, err.status().as_u16());
-    error_with(dialect, err, Some(a))
-}
-
-/// Puts the originals back into a JSON answer.
-fn restore_json(bytes: Bytes, restorer: &crate::redact::Restorer) -> Bytes {
-    match serde_json::from_slice::<serde_json::Value>(&bytes) {
-        Ok(mut v) => {
-            if let Some(choices) = v.get_mut("choices") {
-                restorer.restore_value(choices);
-            }
-            serde_json::to_vec(&v).map(Bytes::from).unwrap_or(bytes)
-        }
-        Err(_) => bytes,
-    }
-}
-
-fn decision_headers(
-    h: &mut HeaderMap,
-    config: &Config,
-    a: &Assessment,
-    d: &Decision,
-    target: &crate::config::Target,
-) {
-    let b = config.backend(target.backend);
-    set(h, H_TIER, b.tier.as_str());
-    set(h, H_BACKEND, &b.name);
-    set(h, H_MODEL, &target.model);
-    set(h, H_SENSITIVITY, a.sensitivity.level.as_str());
-    set(h, H_RULE, &d.rule);
-    if d.offline_fallback {
-        set(h, H_OFFLINE, "true");
-    }
-    if d.budget_downgraded {
-        set(h, H_BUDGET, "downgraded");
-    }
-}
-
-fn log_outcome(
-    ctx: &Ctx,
-    a: &Assessment,
-    served: Option<(&Config, &crate::config::Target)>,
-    status: u16,
-) {
-    let (backend, tier, model) = served
-        .map(|(c, t)| {
-            let b = c.backend(t.backend);
-            (b.name.as_str(), b.tier.as_str(), t.model.as_str())
-        })
-        .unwrap_or(("-", "-", "-"));
-    let rule = a.decision.as_ref().map(|d| d.rule.as_str()).unwrap_or("-");
-    tracing::info!(
-        request_id = %ctx.request_id,
-        level = a.sensitivity.level.as_str(),
-        findings = a.sensitivity.findings.len(),
-        task = a.complexity.task.as_str(),
-        complexity = a.complexity.score,
-        rule,
-        backend,
-        tier,
-        model,
-        status,
-        elapsed_us = ctx.started.elapsed().as_micros() as u64,
-        "request"
-    );
 }
 
 async fn explain(
@@ -811,104 +435,17 @@ async fn explain(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let mut rec = bare_record(&app, &ctx.request_id, ctx.endpoint, ctx.key);
     let a = match prepare(&app, &ctx, &headers, body, CHAT).await {
         Ok((_, a)) => a,
-        Err(e) => return e.into_response(),
+        Err(e) => return failed(Dialect::OpenAi, e, rec, None),
     };
+    record::assessed(&mut rec, &a);
     let mut doc = pipeline::explain_json(&app.config, &a);
     doc["request_id"] = json!(ctx.request_id);
     // Where the counts come from: this process, or Redis shared by replicas.
     doc["volume"]["redis"] = json!(app.volume.redis_state());
-    Json(doc).into_response()
-}
-
-/// `airlock cost` for the running gateway: per task kind, volume, cloud and
-/// local cost a day, break-even and recommendation.
-async fn cost(State(app): State<Arc<AppState>>) -> Response {
-    let counts = |t: crate::classify::Task| {
-        crate::volume::Window::ALL.map(|w| app.volume.count(&Dim::Task(t), w))
-    };
-    let rows = crate::cost::table(&app.config, &counts);
-    let cloud = crate::cost::sides(&app.config).map(|s| s.cloud.0);
-    Json(json!({
-        "object": "airlock.cost",
-        "cloud_price_from": cloud,
-        "counts_from": app.volume.redis_state(),
-        "rows": rows,
-    }))
-    .into_response()
-}
-
-async fn models(State(app): State<Arc<AppState>>) -> Response {
-    let c = &app.config;
-    let entry = |id: &str, owner: &str| json!({"id": id, "object": "model", "created": 0, "owned_by": owner});
-    let mut data = vec![entry(crate::config::AUTO_MODEL, "airlock")];
-    for p in &c.pools {
-        data.push(entry(&p.name, "airlock"));
-    }
-    for (i, b) in c.backends.iter().enumerate() {
-        if !b.is_configured() {
-            continue;
-        }
-        let mut names = b.models.clone();
-        if names.is_empty() {
-            names = app.health.discovered(BackendId(i));
-        }
-        for m in names {
-            data.push(entry(&format!("{}/{m}", b.name), &b.name));
-        }
-    }
-    Json(json!({"object": "list", "data": data})).into_response()
-}
-
-async fn healthz() -> Response {
-    Json(json!({"status": "ok"})).into_response()
-}
-
-async fn readyz(State(app): State<Arc<AppState>>) -> Response {
-    let c = &app.config;
-    let mut up = 0;
-    let mut configured = 0;
-    let backends: Vec<_> = c
-        .backends
-        .iter()
-        .enumerate()
-        .map(|(i, b)| {
-            let s = app.health.state(BackendId(i));
-            if s == crate::route::BackendState::Up {
-                up += 1;
-            }
-            if b.is_configured() {
-                configured += 1;
-            }
-            let mut entry = json!({"name": b.name, "tier": b.tier.as_str(), "state": s.as_str()});
-            if let Some((in_flight, queued)) = app.capacity.load(BackendId(i)) {
-                entry["in_flight"] = json!(in_flight);
-                entry["queued"] = json!(queued);
-            }
-            entry
-        })
-        .collect();
-    let status = if up == 0 {
-        "unready"
-    } else if up == configured {
-        "ready"
-    } else {
-        "degraded"
-    };
-    let code = if up == 0 {
-        StatusCode::SERVICE_UNAVAILABLE
-    } else {
-        StatusCode::OK
-    };
-    // Redis trouble does not make the gateway unready: memory fails closed
-    // and volume falls back to this process's counts; it is reported here.
-    let state = json!({"redis": app.volume.redis_state()});
-    (
-        code,
-        Json(json!({"status": status, "backends": backends, "state": state})),
-    )
-        .into_response()
+    record::with_record(Json(doc).into_response(), rec)
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! conversation memory) and the token usage (for volume counters), read
 //! from a JSON body or from the SSE events as they pass through unchanged.
 //! A stream that ends early, because the upstream broke or the client left,
-//! still reports what it carried so far.
+//! still reports what it carried so far, and how it ended.
 //!
 //! Must not: change, delay or buffer the bytes it passes on, or keep more
 //! than `MAX_TEXT` bytes of text.
@@ -25,6 +25,13 @@ pub struct Answer {
     pub completion_tokens: Option<u64>,
     /// `usage.prompt_tokens_details.cached_tokens` (part of `prompt_tokens`).
     pub cached_tokens: Option<u64>,
+    /// Streams: the stream ran to its end or passed `[DONE]` (not dropped
+    /// by a client that left before).
+    pub ended: bool,
+    /// Streams: the `code` of an in-band error event, if one passed.
+    pub error_code: Option<String>,
+    /// Streams: when the first chunk passed.
+    pub first_at: Option<std::time::Instant>,
 }
 
 impl Answer {
@@ -50,6 +57,11 @@ impl Answer {
             self.cached_tokens = u
                 .pointer("/prompt_tokens_details/cached_tokens")
                 .and_then(Value::as_u64);
+        }
+        if let Some(e) = v.get("error").filter(|e| e.is_object()) {
+            // A fixed-length code, never the message (it may quote the prompt).
+            let code = e.get("code").and_then(Value::as_str).unwrap_or("error");
+            self.error_code = Some(code.chars().take(64).collect());
         }
     }
 }
@@ -107,6 +119,8 @@ pub fn json_answer(body: &[u8]) -> Answer {
             .usage
             .and_then(|u| u.prompt_tokens_details)
             .and_then(|d| d.cached_tokens),
+        ended: true,
+        ..Answer::default()
     }
 }
 
@@ -144,10 +158,17 @@ pub fn tap_stream(
     Box::pin(futures_util::stream::unfold(state, |mut t| async move {
         match t.upstream.next().await {
             Some(Ok(chunk)) => {
+                if t.answer.first_at.is_none() {
+                    t.answer.first_at = Some(std::time::Instant::now());
+                }
                 if t.decoder.push(&chunk).is_ok() {
                     while let Some(ev) = t.decoder.next_event() {
                         if let Ok(v) = serde_json::from_str::<Value>(&ev.data) {
                             t.answer.read(&v, "/choices/0/delta/content");
+                        } else if ev.data.trim() == "[DONE]" {
+                            // Complete, even if whatever reads on (the
+                            // Anthropic translation) stops here.
+                            t.answer.ended = true;
                         }
                     }
                 }
@@ -155,6 +176,7 @@ pub fn tap_stream(
             }
             Some(Err(never)) => match never {},
             None => {
+                t.answer.ended = true;
                 t.finish();
                 None
             }
@@ -212,6 +234,25 @@ mod tests {
         assert_eq!(bytes, events.concat().into_bytes(), "unchanged");
         let a = got.lock().expect("lock").clone().expect("reported");
         assert_eq!((a.text.as_str(), a.tokens(0)), ("Hello", (7, 2)));
+        assert!(a.ended && a.first_at.is_some() && a.error_code.is_none());
+    }
+
+    #[tokio::test]
+    async fn an_error_event_is_reported_by_code_only() {
+        let got = Arc::new(Mutex::new(None));
+        let g = got.clone();
+        let events = vec![
+            "data: {\"choices\":[{\"delta\":{\"content\":\"Hi\"}}]}\n\n",
+            "data: {\"error\":{\"message\":\"backend x: secret prompt quoted\",\"type\":\"api_error\",\"param\":null,\"code\":\"upstream_timeout\"}}\n\n",
+        ];
+        let _: Vec<_> = tap_stream(stream(events), 1 << 16, move |a| {
+            *g.lock().expect("lock") = Some(a);
+        })
+        .collect()
+        .await;
+        let a = got.lock().expect("lock").clone().expect("reported");
+        assert_eq!(a.error_code.as_deref(), Some("upstream_timeout"));
+        assert!(a.ended);
     }
 
     #[tokio::test]
@@ -230,5 +271,6 @@ mod tests {
         drop(s);
         let a = got.lock().expect("lock").clone().expect("reported on drop");
         assert_eq!(a.text, "partial");
+        assert!(!a.ended, "dropped, not ended");
     }
 }

@@ -350,6 +350,7 @@ pub(super) fn check(raw: RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Che
         offline_pool,
         state: check_state(&mut c, &raw.state),
         audit: check_audit(&mut c, &raw.audit, env),
+        metrics: check_metrics(&mut c, &raw.metrics, env),
     };
     Checked {
         config,
@@ -555,6 +556,40 @@ fn check_audit(
         retention_days: a.retention_days,
         queue: a.queue,
         salt,
+    }
+}
+
+/// `[metrics]`: a declared token that cannot be read is an error, so a
+/// scrape endpoint meant to be protected is never served open.
+fn check_metrics(
+    c: &mut Checker,
+    m: &super::raw::RawMetrics,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> super::MetricsSettings {
+    let token = match read_secret(
+        c,
+        "metrics",
+        "token_env",
+        "token_file",
+        m.token_env.as_deref(),
+        m.token_file.as_deref(),
+        env,
+    ) {
+        SecretSource::NotDeclared => None,
+        SecretSource::Present(s) => Some(s),
+        SecretSource::Missing(why) => {
+            if m.enabled {
+                c.err(
+                    "metrics.token_env",
+                    format!("the scrape token is missing ({why})"),
+                );
+            }
+            None
+        }
+    };
+    super::MetricsSettings {
+        enabled: m.enabled,
+        token,
     }
 }
 

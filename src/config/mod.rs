@@ -58,6 +58,25 @@ pub struct Config {
     pub state: crate::state::StateSettings,
     /// `[audit]`: the data-flow audit database.
     pub audit: crate::audit::AuditSettings,
+    /// `[metrics]`: the scrape endpoint.
+    pub metrics: MetricsSettings,
+}
+
+/// `[metrics]`, checked: whether `GET /metrics` is served, and the bearer
+/// token a scrape must present (none: open, as `/healthz` is).
+#[derive(Debug, Clone)]
+pub struct MetricsSettings {
+    pub enabled: bool,
+    pub token: Option<SecretString>,
+}
+
+impl Default for MetricsSettings {
+    fn default() -> Self {
+        MetricsSettings {
+            enabled: true,
+            token: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

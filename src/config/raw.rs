@@ -38,6 +38,8 @@ pub struct RawConfig {
     pub budgets: RawBudgets,
     #[serde(default)]
     pub audit: RawAudit,
+    #[serde(default)]
+    pub metrics: RawMetrics,
 }
 
 /// `[audit]`: the data-flow audit database.
@@ -60,6 +62,26 @@ impl Default for RawAudit {
             retention_days: 90,
             queue: 10_000,
             salt_env: None,
+        }
+    }
+}
+
+/// `[metrics]`: the `GET /metrics` endpoint.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawMetrics {
+    pub enabled: bool,
+    /// Scrapes must send `Authorization: Bearer` with this secret.
+    pub token_env: Option<String>,
+    pub token_file: Option<String>,
+}
+
+impl Default for RawMetrics {
+    fn default() -> Self {
+        RawMetrics {
+            enabled: true,
+            token_env: None,
+            token_file: None,
         }
     }
 }

@@ -346,6 +346,32 @@ fn state_section_is_checked_without_printing_the_url() {
 }
 
 #[test]
+fn metrics_section_is_checked_and_defaults_open() {
+    let c = from_toml_str(BASE, &no_env).expect("valid").config;
+    assert!(c.metrics.enabled && c.metrics.token.is_none());
+    // A declared token that cannot be read never leaves /metrics open.
+    assert_error(
+        &format!("{BASE}\n[metrics]\ntoken_env = \"NOPE\""),
+        "metrics.token_env",
+        "NOPE",
+    );
+    let c = from_toml_str(
+        &format!("{BASE}\n[metrics]\ntoken_env = \"OPENAI_API_KEY\""),
+        &with_key,
+    )
+    .expect("valid")
+    .config;
+    assert!(c.metrics.token.is_some());
+    let c = from_toml_str(
+        &format!("{BASE}\n[metrics]\nenabled = false\ntoken_env = \"NOPE\""),
+        &no_env,
+    )
+    .expect("off: the token is not needed")
+    .config;
+    assert!(!c.metrics.enabled);
+}
+
+#[test]
 fn capabilities_are_checked_and_default_by_tier() {
     let toml = BASE.replace(
         "models = [\"llama3.1:8b\"]",

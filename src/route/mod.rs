@@ -26,6 +26,15 @@ pub enum BackendState {
 }
 
 impl BackendState {
+    pub const ALL: [BackendState; 6] = [
+        BackendState::Up,
+        BackendState::Down,
+        BackendState::HalfOpen,
+        BackendState::Loading,
+        BackendState::Unknown,
+        BackendState::Unconfigured,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             BackendState::Up => "up",

@@ -16,6 +16,7 @@ mod fakes;
 mod faults;
 mod gemini;
 mod messages;
+mod observe;
 mod property;
 mod redis;
 mod resilience;
@@ -75,11 +76,21 @@ fn env(var: &str) -> Option<String> {
 
 /// Starts the gateway on an ephemeral port with `toml` (its `listen` is replaced).
 pub async fn spawn(toml: &str) -> TestApp {
+    spawn_with_sinks(toml, Vec::new()).await
+}
+
+/// As `spawn`, with extra consumers of the per-request records.
+pub async fn spawn_with_sinks(
+    toml: &str,
+    sinks: Vec<std::sync::Arc<dyn airlock::observe::Sink>>,
+) -> TestApp {
     let loaded = airlock::config::from_toml_str(toml, &env)
         .unwrap_or_else(|e| panic!("test config invalid: {e:#?}"));
     let mut config = loaded.config;
     config.server.listen = SocketAddr::from(([127, 0, 0, 1], 0));
-    let app = airlock::App::build(config).await.expect("build");
+    let app = airlock::App::build_with_sinks(config, sinks)
+        .await
+        .expect("build");
     let addr = app.local_addr().expect("addr");
     let (tx, rx) = oneshot::channel::<()>();
     tokio::spawn(app.run(async move {
