@@ -2,13 +2,16 @@
 # End-to-end tests: builds the release binary once, installs the pinned
 # Python client and llama.cpp server (scripts/setup-e2e.sh, cached outside
 # the checkout), then drives the binary with the official openai and
-# anthropic SDKs. Honours CARGO_TARGET_DIR.
+# anthropic SDKs, against a real local model and the provider fakes of
+# tests/fakes/ (served by the fake_providers example). Honours CARGO_TARGET_DIR.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$here"
 venv="$(bash scripts/setup-e2e.sh | tail -n 1)"
-cargo build --release --locked --bin airlock
+cargo build --release --locked --bin airlock --example fake_providers
 cache="${AIRLOCK_CACHE:-$HOME/.cache/airlock}"
-export AIRLOCK_BIN="${CARGO_TARGET_DIR:-$here/target}/release/airlock"
+target="${CARGO_TARGET_DIR:-$here/target}"
+export AIRLOCK_BIN="$target/release/airlock"
+export AIRLOCK_FAKES_BIN="$target/release/examples/fake_providers"
 export AIRLOCK_E2E_MODEL="$cache/models/SmolLM2-135M-Instruct.Q4_1.gguf"
 exec "$venv/bin/python" -m pytest -q -p no:cacheprovider tests/e2e "$@"

@@ -3,7 +3,8 @@
 #   1. lints (rustfmt, clippy as policy)
 #   2. unit + gateway integration tests (cargo test)
 #   3. benches in quick mode, so they keep compiling and print rough figures
-#   4. end-to-end: release binary + official openai SDK + real llama.cpp model
+#   4. end-to-end: release binary + official openai and anthropic SDKs, against a
+#      real llama.cpp model and the provider fakes (fake_providers example)
 #   5. sensitivity and complexity-routing eval tables on ../shared/eval, when it is there
 #   6. load harness short mode (overhead vs direct)
 set -euo pipefail
@@ -22,7 +23,7 @@ echo "== benches (quick mode)"
 cargo bench --locked --bench classify -- --quick --noplot
 cargo bench --locked --bench metrics -- --quick --noplot
 
-echo "== end-to-end (openai SDK, real local model)"
+echo "== end-to-end (openai and anthropic SDKs; real local model, provider fakes)"
 bash scripts/e2e.sh
 
 if [ -d ../shared/eval ]; then

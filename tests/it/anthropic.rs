@@ -3,7 +3,7 @@
 //! answers come back in OpenAI shape, JSON and streamed; tool-call round
 //! trips, images, and Anthropic's error statuses and in-stream errors.
 
-use crate::fake_anthropic::{self, KEY};
+use crate::fakes::anthropic::{self as fake_anthropic, KEY};
 use crate::fakes::{self, Fake, Fault};
 use crate::streaming::events;
 use crate::{TestApp, header, spawn};

@@ -4,7 +4,7 @@
 //! answered (no filter fields, no empty first chunk); a content-filter
 //! refusal is 400 `content_filter`, a 429 falls back.
 
-use crate::fake_azure::{self, KEY};
+use crate::fakes::azure::{self as fake_azure, KEY};
 use crate::fakes::{self, Fake};
 use crate::streaming::events;
 use crate::{TestApp, header, spawn};

@@ -3,7 +3,7 @@
 //! streams with usage, a tool-call round trip, images, errors relayed or
 //! failed over (throttling, a wrong secret), and a Bedrock API key.
 
-use crate::fake_bedrock::{self, API_KEY, REGION, SESSION_TOKEN};
+use crate::fakes::bedrock::{self as fake_bedrock, API_KEY, REGION, SESSION_TOKEN};
 use crate::fakes::{self, Fake};
 use crate::streaming::events;
 use crate::{TestApp, header, spawn};

@@ -1,6 +1,7 @@
 //! Gateway tests: the real `App` on 127.0.0.1:0 against in-process fake
 //! upstreams speaking the OpenAI, Ollama, Anthropic, Gemini, Azure OpenAI and
-//! Bedrock protocols. No fixed ports.
+//! Bedrock protocols (`tests/fakes/`, shared with the `fake_providers`
+//! example). No fixed ports.
 
 mod anthropic;
 mod azure;
@@ -8,15 +9,13 @@ mod bedrock;
 mod cli;
 mod default_policy;
 mod egress;
-mod fake_anthropic;
-mod fake_azure;
-mod fake_bedrock;
-mod fake_gemini;
+#[path = "../fakes/mod.rs"]
 mod fakes;
 mod faults;
 mod gemini;
 mod messages;
 mod observe;
+mod ollama;
 mod property;
 mod redis;
 mod resilience;
@@ -28,7 +27,7 @@ use fakes::Fake;
 use std::net::SocketAddr;
 use tokio::sync::oneshot;
 
-pub const CLOUD_KEY: &str = "sk-cloud-upstream-secret";
+pub const CLOUD_KEY: &str = fakes::KEY;
 pub const GW_KEY: &str = "gw-key-team-a";
 pub const VIP_KEY: &str = "gw-key-vip";
 
@@ -66,9 +65,9 @@ fn env(var: &str) -> Option<String> {
         "CLOUD_KEY" => Some(CLOUD_KEY.into()),
         "GW_KEY" => Some(GW_KEY.into()),
         "VIP_KEY" => Some(VIP_KEY.into()),
-        "AWS_ACCESS_KEY_ID" => Some(fake_bedrock::ACCESS_KEY_ID.into()),
-        "AWS_SECRET_ACCESS_KEY" => Some(fake_bedrock::SECRET.into()),
-        "AWS_SESSION_TOKEN" => Some(fake_bedrock::SESSION_TOKEN.into()),
+        "AWS_ACCESS_KEY_ID" => Some(fakes::bedrock::ACCESS_KEY_ID.into()),
+        "AWS_SECRET_ACCESS_KEY" => Some(fakes::bedrock::SECRET.into()),
+        "AWS_SESSION_TOKEN" => Some(fakes::bedrock::SESSION_TOKEN.into()),
         "WRONG_AWS_SECRET" => Some("not-the-secret".into()),
         _ => None,
     }

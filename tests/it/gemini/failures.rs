@@ -3,7 +3,7 @@
 //! key's 400, a relayed 400) and errors inside a stream.
 
 use super::{chat, chunks, content, generate_calls, setup};
-use crate::fake_gemini;
+use crate::fakes::gemini as fake_gemini;
 use crate::fakes::{self, Fault};
 use crate::streaming::events;
 use crate::{header, spawn};

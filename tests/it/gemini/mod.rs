@@ -7,7 +7,7 @@
 
 mod failures;
 
-use crate::fake_gemini::{self, KEY, SIGNATURE};
+use crate::fakes::gemini::{self as fake_gemini, KEY, SIGNATURE};
 use crate::fakes::{self, Fake};
 use crate::streaming::events;
 use crate::{TestApp, header, spawn};

@@ -8,7 +8,7 @@
 
 mod errors;
 
-use crate::fake_anthropic;
+use crate::fakes::anthropic as fake_anthropic;
 use crate::fakes::{self, Fake, Fault};
 use crate::{GW_KEY, TestApp, header, spawn};
 use serde_json::{Value, json};
@@ -535,7 +535,7 @@ async fn redaction_restores_originals_in_anthropic_answers() {
 
 #[tokio::test]
 async fn a_gemini_backend_answers_in_anthropic_format_too() {
-    let gemini = crate::fake_gemini::gemini(&["gemini-2.5-flash"]).await;
+    let gemini = crate::fakes::gemini::gemini(&["gemini-2.5-flash"]).await;
     let app = spawn(&format!(
         r#"
 [[backends]]

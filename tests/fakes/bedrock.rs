@@ -12,7 +12,7 @@
 //! tools -> a `toolUse`, answered once a `toolResult` comes back; an image
 //! block -> its format named.
 
-use crate::fakes::{Fake, St, record, serve};
+use super::{Fake, St, record, serve};
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
@@ -27,7 +27,7 @@ pub const ACCESS_KEY_ID: &str = "AKIDFAKEBEDROCK";
 pub const SECRET: &str = "fake/bedrock+secret";
 pub const SESSION_TOKEN: &str = "fake-session-token";
 /// A Bedrock API key the fake also accepts.
-pub const API_KEY: &str = crate::CLOUD_KEY;
+pub const API_KEY: &str = super::KEY;
 pub const REGION: &str = "eu-central-1";
 
 fn error(status: u16, kind: &str, message: &str) -> Response {

@@ -6,9 +6,10 @@
 //! fields, alternating roles, non-empty text, `tool_result` blocks first in
 //! their user turn and answering every `tool_use` of the turn before. It
 //! refuses with Anthropic's status codes and error bodies
-//! (`{"type":"error","error":{"type","message"}}`, `retry-after` on 429).
+//! (`{"type":"error","error":{"type","message"}}`, `retry-after` on 429); a
+//! prompt with `OVERLOADED` gets 529 `overloaded_error`.
 
-use crate::fakes::{Fake, Fault, St, chunked, record, serve};
+use super::{Fake, Fault, St, chunked, record, serve};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
@@ -19,7 +20,7 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 
 /// The key the fake accepts.
-pub const KEY: &str = crate::CLOUD_KEY;
+pub const KEY: &str = super::KEY;
 
 const TOP_LEVEL: [&str; 11] = [
     "model",
@@ -156,6 +157,19 @@ fn check_body(req: &Value) -> Result<(), String> {
         return Err("system: must be a string or text blocks".into());
     }
     Ok(())
+}
+
+/// Every text block of the conversation, joined.
+fn texts(req: &Value) -> String {
+    let mut out = String::new();
+    for m in req["messages"].as_array().into_iter().flatten() {
+        match &m["content"] {
+            Value::String(s) => out.push_str(s),
+            Value::Array(blocks) => out.extend(blocks.iter().filter_map(|b| b["text"].as_str())),
+            _ => {}
+        }
+    }
+    out
 }
 
 /// What the fake says: text, optionally followed by one tool call.
@@ -295,6 +309,9 @@ async fn messages(State(st): State<St>, headers: HeaderMap, body: Bytes) -> Resp
     };
     if let Err(message) = check_body(&req) {
         return error(400, &message);
+    }
+    if texts(&req).contains("OVERLOADED") {
+        return error(529, "Overloaded");
     }
     match &fault {
         Fault::Status(s) => return error(*s, &format!("fake anthropic error {s}")),

@@ -7,9 +7,11 @@
 //! per-choice `content_filter_results` in answers, a first stream chunk
 //! with `"choices": []` and only the prompt's filter results; a prompt with
 //! `BLOCKME` is refused 400 `content_filter`, one with `RATELIMIT` 429 with
-//! `retry-after-ms` and `retry-after`.
+//! `retry-after-ms` and `retry-after`. Given tools it calls the first one
+//! (`tool_calls`, streamed as OpenAI does), answers a tool result with its
+//! text, and counts the images of the last message.
 
-use crate::fakes::{Fake, St, chunked, record, serve};
+use super::{Fake, St, chunked, record, serve};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
@@ -20,7 +22,7 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 
 /// The key (or token) the fake accepts.
-pub const KEY: &str = crate::CLOUD_KEY;
+pub const KEY: &str = super::KEY;
 
 fn error(status: u16, code: &str, message: &str) -> Response {
     let body = json!({"error": {"code": code, "message": message}});
@@ -79,14 +81,49 @@ fn check(
     None
 }
 
-fn last_text(req: &Value) -> String {
+/// The last message of the conversation.
+fn last(req: &Value) -> &Value {
     req["messages"]
         .as_array()
         .and_then(|m| m.last())
-        .and_then(|m| m["content"].as_str())
-        .unwrap_or("")
-        .to_owned()
+        .unwrap_or(&Value::Null)
 }
+
+/// A message's text: string content, or its text parts joined.
+fn text_of(message: &Value) -> String {
+    match &message["content"] {
+        Value::String(s) => s.clone(),
+        Value::Array(parts) => parts.iter().filter_map(|p| p["text"].as_str()).collect(),
+        _ => String::new(),
+    }
+}
+
+/// What the model says: text, or one call of the first tool (unless
+/// `tool_choice` is `none`); a tool result is answered with its text, and
+/// the images of the last message are counted.
+fn answer(req: &Value) -> (String, Option<String>) {
+    let last = last(req);
+    if last["role"] == "tool" {
+        return (format!("Tool said: {}.", text_of(last)), None);
+    }
+    if let Some(name) = req["tools"][0]["function"]["name"]
+        .as_str()
+        .filter(|_| req["tool_choice"] != "none")
+    {
+        return (String::new(), Some(name.to_owned()));
+    }
+    let images = last["content"]
+        .as_array()
+        .map_or(0, |p| p.iter().filter(|p| p["type"] == "image_url").count());
+    if images > 0 {
+        (format!("I see {images} images."), None)
+    } else {
+        ("Hello from the fake Azure.".into(), None)
+    }
+}
+
+const CALL_ID: &str = "call_azure_weather";
+const ARGS: &str = r#"{"city":"Paris"}"#;
 
 struct Azure {
     st: St,
@@ -117,7 +154,7 @@ async fn chat(
     let Ok(req) = serde_json::from_slice::<Value>(&body) else {
         return error(400, "BadRequest", "invalid JSON");
     };
-    let text = last_text(&req);
+    let text = text_of(last(&req));
     if text.contains("BLOCKME") {
         let body = json!({"error": {
             "message": format!("The response was filtered due to the prompt triggering Azure OpenAI's content management policy: {text}"),
@@ -144,15 +181,21 @@ async fn chat(
         return r;
     }
     let model = "gpt-4o-2024-08-06";
-    let answer = "Hello from the fake Azure.";
+    let (text, call) = answer(&req);
+    let finish = if call.is_some() { "tool_calls" } else { "stop" };
     if req["stream"] != json!(true) {
+        let mut message = json!({"role": "assistant", "content": text, "refusal": null});
+        if let Some(name) = &call {
+            message["content"] = Value::Null;
+            message["tool_calls"] = json!([{"id": CALL_ID, "type": "function",
+                "function": {"name": name, "arguments": ARGS}}]);
+        }
         return axum::Json(json!({
             "id": "chatcmpl-azure1", "object": "chat.completion", "created": 1_700_000_000,
             "model": model, "system_fingerprint": "fp_azure",
             "prompt_filter_results": prompt_filter_results(),
             "choices": [{
-                "index": 0, "finish_reason": "stop", "logprobs": null,
-                "message": {"role": "assistant", "content": answer, "refusal": null},
+                "index": 0, "finish_reason": finish, "logprobs": null, "message": message,
                 "content_filter_results": filter_results()
             }],
             "usage": {"prompt_tokens": 12, "completion_tokens": 6, "total_tokens": 18}
@@ -172,13 +215,26 @@ async fn chat(
                       "finish_reason": null, "logprobs": null, "content_filter_results": {}}]),
         ),
     ];
-    for piece in ["Hello ", "from the ", "fake Azure."] {
+    for piece in text.split_inclusive(' ') {
         events.push(chunk(json!([{"index": 0, "delta": {"content": piece},
             "finish_reason": null, "logprobs": null,
             "content_filter_results": filter_results()}])));
     }
+    if let Some(name) = &call {
+        events.push(chunk(
+            json!([{"index": 0, "delta": {"tool_calls": [{"index": 0,
+            "id": CALL_ID, "type": "function", "function": {"name": name, "arguments": ""}}]},
+            "finish_reason": null, "logprobs": null}]),
+        ));
+        for piece in ["{\"city\":", "\"Paris\"}"] {
+            events.push(chunk(
+                json!([{"index": 0, "delta": {"tool_calls": [{"index": 0,
+                "function": {"arguments": piece}}]}, "finish_reason": null, "logprobs": null}]),
+            ));
+        }
+    }
     events.push(chunk(
-        json!([{"index": 0, "delta": {}, "finish_reason": "stop",
+        json!([{"index": 0, "delta": {}, "finish_reason": finish,
         "logprobs": null, "content_filter_results": {}}]),
     ));
     if req["stream_options"]["include_usage"] == json!(true) {

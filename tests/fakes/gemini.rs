@@ -12,7 +12,7 @@
 //! Google's statuses and error bodies (`{"error":{"code","message","status"}}`),
 //! blocks a prompt containing `BLOCKME` (`promptFeedback.blockReason`).
 
-use crate::fakes::{Fake, Fault, St, chunked, record, serve};
+use super::{Fake, Fault, St, chunked, record, serve};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 
 /// The key (and Vertex token) the fake accepts.
-pub const KEY: &str = crate::CLOUD_KEY;
+pub const KEY: &str = super::KEY;
 /// The `thoughtSignature` the fake puts on its function calls.
 pub const SIGNATURE: &str = "CiQBjz1rXzFha2Utc2lnbmF0dXJl";
 
