@@ -28,13 +28,18 @@ COPY examples ./examples
 COPY tests ./tests
 COPY config ./config
 RUN cargo build --release --locked --bin airlock \
- && ./target/release/airlock check-config --config config/airlock.toml
+ && ./target/release/airlock check-config --config config/airlock.toml \
+ && mkdir -p /out/audit
 
 FROM gcr.io/distroless/cc-debian12:nonroot
 COPY --from=build /src/target/release/airlock /usr/local/bin/airlock
 COPY --from=build /src/config/airlock.toml /etc/airlock/airlock.toml
+# The audit database lives on a volume the nonroot user can write.
+COPY --from=build --chown=nonroot:nonroot /out/audit /var/lib/airlock
+VOLUME /var/lib/airlock
 ENV AIRLOCK_CONFIG=/etc/airlock/airlock.toml \
-    AIRLOCK_LOG_FORMAT=json
+    AIRLOCK_LOG_FORMAT=json \
+    AIRLOCK_AUDIT__PATH=/var/lib/airlock/audit.sqlite
 USER nonroot:nonroot
 EXPOSE 8080
 HEALTHCHECK --interval=15s --timeout=5s --start-period=5s --retries=3 \

@@ -16,6 +16,8 @@ use tokio::sync::watch;
 /// State shared by every request.
 pub struct AppState {
     pub config: Arc<Config>,
+    /// The data-flow audit (`[audit]`), when enabled and open.
+    pub audit: Option<crate::audit::Audit>,
     pub scanner: Scanner,
     /// HTTP clients, per backend where it has its own proxy, CA or
     /// client certificate.
@@ -60,10 +62,28 @@ impl AppState {
             ),
         };
         let scanner = Scanner::with_options(&config.scan);
+        // The audit database: one that cannot be opened leaves the gateway
+        // serving, unaudited, and says so.
+        let audit = if config.audit.enabled {
+            match crate::audit::Audit::open(&config.audit) {
+                Ok(a) => Some(a),
+                Err(e) => {
+                    tracing::error!(error = %e, path = %config.audit.path.display(), "audit database cannot be opened: requests are NOT audited");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let mut sinks = sinks;
+        if let Some(a) = &audit {
+            sinks.push(Arc::new(crate::audit::AuditSink(a.clone())));
+        }
         let observer = crate::observe::Observer::new(crate::observe::Metrics::new(&config), sinks);
         let capacity = crate::capacity::Capacity::new(&config);
         let ratelimit = crate::ratelimit::RateLimiter::new(redis.clone());
         Ok(AppState {
+            audit,
             observer,
             capacity,
             ratelimit,

@@ -127,6 +127,9 @@ cat >"$tmp/airlock.toml" <<EOF
 [server]
 listen = "127.0.0.1:$port"
 
+[audit]
+path = "$tmp/audit.sqlite"
+
 [[backends]]
 name = "fast"
 protocol = "openai"

@@ -88,6 +88,9 @@ cat >"$tmp/airlock.toml" <<EOF
 [server]
 listen = "127.0.0.1:$port"
 
+[audit]
+path = "$tmp/audit.sqlite"
+
 [retries]
 attempts = 2
 backoff_ms = 20

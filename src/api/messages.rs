@@ -80,7 +80,7 @@ pub(super) async fn count_tokens(
     let mut rec = bare_record(&app, &ctx.request_id, ctx.endpoint, ctx.key);
     let resp = match prepare(&app, &ctx, &headers, body, COUNT_TOKENS).await {
         Ok((_, a)) => {
-            assessed(&mut rec, &a);
+            assessed(&mut rec, &a, &app.config);
             let count = json!({"input_tokens": a.complexity.prompt_tokens});
             with_record(axum::Json(count).into_response(), rec)
         }

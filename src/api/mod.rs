@@ -440,7 +440,7 @@ async fn explain(
         Ok((_, a)) => a,
         Err(e) => return failed(Dialect::OpenAi, e, rec, None),
     };
-    record::assessed(&mut rec, &a);
+    record::assessed(&mut rec, &a, &app.config);
     let mut doc = pipeline::explain_json(&app.config, &a);
     doc["request_id"] = json!(ctx.request_id);
     // Where the counts come from: this process, or Redis shared by replicas.

@@ -71,11 +71,17 @@ pub(super) fn bare_record(
 
 /// What the assessment says, into the record: level, finding counts,
 /// task, complexity, and the decision's rule and flags.
-pub(super) fn assessed(rec: &mut Record, a: &Assessment) {
+pub(super) fn assessed(rec: &mut Record, a: &Assessment, config: &Config) {
     rec.level = Some(a.sensitivity.level);
+    rec.kinds.clear();
     for f in &a.sensitivity.findings {
         if let Some(n) = rec.findings.get_mut(f.category as usize) {
             *n = n.saturating_add(1);
+        }
+        let name = f.kind.name(&config.detectors);
+        match rec.kinds.iter_mut().find(|(k, _)| k == name) {
+            Some((_, n)) => *n = n.saturating_add(1),
+            None => rec.kinds.push((name.to_owned(), 1)),
         }
     }
     rec.task = Some(a.complexity.task);
@@ -173,7 +179,7 @@ pub(super) fn late(
     a: &Assessment,
     mut fallback: Record,
 ) -> impl FnOnce(Option<&mut Response>) + Send + 'static {
-    assessed(&mut fallback, a);
+    assessed(&mut fallback, a, &app.config);
     fallback.stream = true;
     let span = ctx.span.clone();
     let started = ctx.started;

@@ -102,6 +102,28 @@ async fn admit(
     }
 }
 
+/// The salted hash of a conversation's opening: its texts up to and
+/// including the first user message, so every later request of the
+/// conversation (which resends them) gets the same one.
+fn conversation_hash(audit: &crate::audit::Audit, req: &crate::openai::ChatRequest) -> String {
+    let (segments, _) = req.segments();
+    let first_user = segments
+        .iter()
+        .find(|s| {
+            matches!(
+                s.role,
+                crate::openai::Role::User | crate::openai::Role::Input
+            )
+        })
+        .map_or(usize::MAX, |s| s.message);
+    audit.conversation_hash(
+        segments
+            .iter()
+            .filter(|s| s.message <= first_user)
+            .map(|s| s.text),
+    )
+}
+
 /// Keeps a stream's capacity slot taken until the stream is done.
 fn hold_permit(reply: Reply, permit: Permit) -> Reply {
     match (reply, permit) {
@@ -126,8 +148,11 @@ pub(super) async fn serve(
     dialect: Dialect,
     mut rec: Record,
 ) -> Response {
-    assessed(&mut rec, a);
+    assessed(&mut rec, a, &app.config);
     rec.stream = matches!(job, Job::Chat(req) if req.stream);
+    if let (Some(audit), Job::Chat(req)) = (&app.audit, job) {
+        rec.conversation = Some(conversation_hash(audit, req));
+    }
     // A bad header is refused before anything is counted or sent.
     let max_latency = match max_latency_ms(headers) {
         Ok(v) => v,

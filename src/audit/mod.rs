@@ -290,3 +290,53 @@ pub fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
 }
+
+/// Feeds the audit from the gateway's per-request records: requests that
+/// can carry data somewhere (chat, embeddings, Anthropic messages), not
+/// lookups (models, cost, explain, token counts).
+pub struct AuditSink(pub Audit);
+
+impl crate::observe::Sink for AuditSink {
+    fn record(&self, r: &crate::observe::Record) {
+        use crate::observe::Endpoint;
+        if matches!(
+            r.endpoint,
+            Endpoint::Chat | Endpoint::Embeddings | Endpoint::Messages
+        ) {
+            self.0.record(AuditRow::from(r));
+        }
+    }
+}
+
+impl From<&crate::observe::Record> for AuditRow {
+    fn from(r: &crate::observe::Record) -> AuditRow {
+        AuditRow {
+            time_ms: i64::try_from(r.unix_ms).unwrap_or(i64::MAX),
+            request_id: r.request_id.clone(),
+            key: r.key.clone(),
+            endpoint: r.endpoint.as_str().to_owned(),
+            level: r.level.map_or("none", |l| l.as_str()).to_owned(),
+            categories: r
+                .finding_categories()
+                .map(|(c, n)| (c.as_str().to_owned(), n))
+                .collect(),
+            kinds: r.kinds.iter().cloned().collect(),
+            task: r.task.map_or("none", |t| t.as_str()).to_owned(),
+            complexity: r.complexity.unwrap_or(0.0),
+            rule: r.rule.clone(),
+            tier: r.tier.map(|t| t.as_str().to_owned()),
+            backend: r.backend.clone(),
+            model: r.model.clone(),
+            input_tokens: r.input_tokens,
+            output_tokens: r.output_tokens,
+            cached_tokens: r.cached_tokens,
+            tokens_estimated: r.tokens_estimated,
+            cost_usd: r.cost_usd,
+            latency_ms: r.latency.as_secs_f64() * 1000.0,
+            ttft_ms: r.ttft.map(|d| d.as_secs_f64() * 1000.0),
+            status: r.status,
+            outcome: r.outcome.as_str().to_owned(),
+            conversation: r.conversation.clone(),
+        }
+    }
+}

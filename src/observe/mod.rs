@@ -182,6 +182,10 @@ pub struct Record {
     /// Set once the request was classified.
     pub level: Option<Level>,
     pub findings: FindingCounts,
+    /// Findings per kind (`email`, a custom detector's name), counts only.
+    pub kinds: Vec<(String, u32)>,
+    /// Salted hash of the conversation's opening (set when the audit is on).
+    pub conversation: Option<String>,
     pub task: Option<Task>,
     pub complexity: Option<f64>,
     /// The rule that chose the pool (`explicit` when served as asked).

@@ -153,6 +153,9 @@ def start_gateway(config, env):
     """Starts the airlock binary on `config` (a TOML string with its listen
     address) with `env` added to the environment, its output to a log file."""
     path = os.path.join(tempfile.mkdtemp(), "airlock.toml")
+    if "[audit]" not in config:
+        # The audit database beside the config, checked on stop.
+        config += '\n[audit]\npath = "%s"\n' % (path + ".audit.sqlite")
     with open(path, "w") as f:
         f.write(config)
     log = open(path + ".log", "w")
@@ -173,6 +176,17 @@ def stop_gateway(proc, log, path, secrets):
     with open(path + ".log") as f:
         logs = f.read()
     assert "zebra-canary" not in logs, "prompt text leaked into logs"
+    # The audit recorded the traffic, its chain holds, and it holds no
+    # prompt text either.
+    db = path + ".audit.sqlite"
+    if os.path.exists(db):
+        verify = subprocess.run([os.environ["AIRLOCK_BIN"], "audit", "verify", "--db", db],
+                                capture_output=True, text=True)
+        assert verify.returncode == 0, verify.stdout + verify.stderr
+        for f in (db, db + "-wal"):
+            if os.path.exists(f):
+                with open(f, "rb") as fh:
+                    assert b"zebra-canary" not in fh.read(), "prompt text in the audit""
     for secret in secrets:
         assert secret not in logs, "secret in logs"
 

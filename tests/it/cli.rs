@@ -221,7 +221,9 @@ async fn environment_proxies_are_not_used_for_backends() {
     let config = write(
         &dir,
         "airlock.toml",
-        &w.toml(&format!("[server]\nlisten = \"127.0.0.1:{port}\"")),
+        &w.toml(&format!(
+            "[server]\nlisten = \"127.0.0.1:{port}\"\n[audit]\nenabled = false"
+        )),
     );
     let proxy_url = format!("http://{proxy_addr}");
     let mut child = bin()

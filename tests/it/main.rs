@@ -4,6 +4,7 @@
 //! example). No fixed ports.
 
 mod anthropic;
+mod audit;
 mod azure;
 mod bedrock;
 mod cli;
@@ -87,6 +88,10 @@ pub async fn spawn_with_sinks(
         .unwrap_or_else(|e| panic!("test config invalid: {e:#?}"));
     let mut config = loaded.config;
     config.server.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+    // No audit database unless the test asks for one.
+    if !toml.contains("[audit]") {
+        config.audit.enabled = false;
+    }
     let app = airlock::App::build_with_sinks(config, sinks)
         .await
         .expect("build");

@@ -457,6 +457,7 @@ async fn start(
         .unwrap_or_else(|e| panic!("test config invalid: {e:#?}"))
         .config;
     config.server.listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    config.audit.enabled = false;
     let app = airlock::App::build(config).await.expect("build");
     let addr = app.local_addr().expect("addr");
     let state = app.state();
@@ -645,7 +646,9 @@ async fn sigterm_exits_after_the_grace_period_even_with_a_stream_open() {
         &config,
         trickle_config(
             addr,
-            &format!("[server]\nlisten = \"127.0.0.1:{port}\"\nshutdown_grace_ms = 400"),
+            &format!(
+                "[server]\nlisten = \"127.0.0.1:{port}\"\nshutdown_grace_ms = 400\n[audit]\nenabled = false"
+            ),
         ),
     )
     .expect("write");

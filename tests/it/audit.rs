@@ -1,0 +1,121 @@
+//! The audit database behind a running gateway: one record per request,
+//! the decision and counts but no text, conversations linked by a salted
+//! hash, the chain intact, and `report` reading it.
+
+use crate::{COMPLEX, World, spawn, user};
+use airlock::audit::AuditRow;
+use airlock::audit::store::{Store, Verdict};
+use serde_json::json;
+use std::time::Duration;
+
+async fn rows(db: &std::path::Path, want: usize) -> Vec<AuditRow> {
+    for _ in 0..100 {
+        if db.exists() {
+            let s = Store::open(db).expect("open");
+            let mut got = Vec::new();
+            s.rows_since(i64::MIN, |_, _, r| {
+                got.push(r);
+                Ok(())
+            })
+            .expect("read");
+            if got.len() >= want {
+                return got;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the audit never held {want} records");
+}
+
+#[tokio::test]
+async fn every_request_is_audited_without_its_text() {
+    let w = World::new().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let db = dir.path().join("audit.sqlite");
+    let app = spawn(&w.toml(&format!("[audit]\npath = \"{}\"", db.display()))).await;
+
+    let canary = "zebra-canary-7731";
+    // Confidential: served locally.
+    let r = app
+        .chat(user(&format!(
+            "{canary}: mail jane.doe@example.com the notes"
+        )))
+        .await;
+    assert_eq!(r.status(), 200);
+    // Complex and public: the cloud.
+    assert_eq!(app.chat(user(COMPLEX)).await.status(), 200);
+    // One conversation, two turns: the second resends the first.
+    let opening = json!({"role": "user", "content": format!("{canary} plan a picnic")});
+    assert_eq!(
+        app.chat(json!({"model": "auto", "messages": [opening.clone()]}))
+            .await
+            .status(),
+        200
+    );
+    let second = json!({"model": "auto", "messages": [
+        opening,
+        {"role": "assistant", "content": "Sure."},
+        {"role": "user", "content": "and for ten people?"}]});
+    assert_eq!(app.chat(second).await.status(), 200);
+    // A bad request is audited too, as what it was.
+    let r = app
+        .http
+        .post(app.url("/v1/chat/completions"))
+        .header("content-type", "application/json")
+        .body("{\"model\": ")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 400);
+
+    let got = rows(&db, 5).await;
+    assert_eq!(got.len(), 5);
+    assert_eq!(
+        (got[4].status, got[4].outcome.as_str()),
+        (400, "client_error")
+    );
+    let local = &got[0];
+    assert_eq!(local.level, "confidential");
+    assert_eq!(local.tier.as_deref(), Some("local"));
+    assert_eq!(local.backend.as_deref(), Some("ollama"));
+    assert_eq!(local.categories.get("pii"), Some(&1));
+    assert_eq!(local.kinds.get("email"), Some(&1));
+    assert_eq!(local.outcome, "ok");
+    assert!(local.input_tokens > 0 && local.latency_ms > 0.0);
+    let cloud = &got[1];
+    assert_eq!(cloud.tier.as_deref(), Some("public_cloud"));
+    assert_eq!(cloud.rule.as_deref(), Some("complex-to-frontier"));
+    assert!(cloud.cost_usd >= 0.0);
+    // The conversation's two turns share a hash; other requests do not.
+    assert!(got[2].conversation.is_some());
+    assert_eq!(got[2].conversation, got[3].conversation);
+    assert_ne!(got[0].conversation, got[2].conversation);
+
+    // No text anywhere in the database files.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for f in std::fs::read_dir(dir.path()).expect("dir") {
+        let bytes = std::fs::read(f.expect("entry").path()).expect("read");
+        assert!(
+            !bytes.windows(canary.len()).any(|w| w == canary.as_bytes()),
+            "prompt text reached the audit database"
+        );
+        assert!(!bytes.windows(8).any(|w| w == b"jane.doe"));
+    }
+    let s = Store::open(&db).expect("open");
+    assert!(matches!(
+        s.verify().expect("verify"),
+        Verdict::Intact { .. }
+    ));
+    // The report over it.
+    let config = airlock::config::from_toml_str(&w.toml(""), &|_| Some("k".into()))
+        .expect("config")
+        .config;
+    let report = airlock::audit::report::build(&config, &got, None, airlock::audit::now_ms());
+    assert_eq!(report.restricted_to_cloud, 0);
+    assert!(
+        report
+            .flows
+            .iter()
+            .any(|f| f.level == "confidential" && f.tier == "local")
+    );
+}
