@@ -23,7 +23,7 @@ pub struct AppState {
     /// client certificate.
     pub http: crate::providers::Clients,
     pub health: Arc<Health>,
-    pub memory: crate::memory::Memory,
+    pub memory: Arc<crate::memory::Memory>,
     /// Requests and tokens per task kind, rule and key (shared via Redis
     /// when `[state] redis_url` is set).
     pub volume: Arc<crate::volume::Volume>,
@@ -34,7 +34,7 @@ pub struct AppState {
     /// Per-backend concurrency limits and queues.
     pub capacity: crate::capacity::Capacity,
     /// Per-key requests and tokens per minute.
-    pub ratelimit: crate::ratelimit::RateLimiter,
+    pub ratelimit: Arc<crate::ratelimit::RateLimiter>,
 }
 
 impl AppState {
@@ -81,13 +81,13 @@ impl AppState {
         }
         let observer = crate::observe::Observer::new(crate::observe::Metrics::new(&config), sinks);
         let capacity = crate::capacity::Capacity::new(&config);
-        let ratelimit = crate::ratelimit::RateLimiter::new(redis.clone());
+        let ratelimit = Arc::new(crate::ratelimit::RateLimiter::new(redis.clone()));
         Ok(AppState {
             audit,
             observer,
             capacity,
             ratelimit,
-            memory,
+            memory: Arc::new(memory),
             config: Arc::new(config),
             scanner,
             http,
@@ -98,9 +98,63 @@ impl AppState {
     }
 }
 
+impl AppState {
+    /// The state for a reloaded `config`, keeping what must outlive a
+    /// reload: volume and conversation memory (and their Redis
+    /// connection), rate-limit counts, the audit and the record sinks.
+    /// Backends, health, capacity limits, clients, scanner and metrics
+    /// are made anew (in-flight requests finish on the state they began
+    /// with). Returns what the new config changes that only a restart
+    /// applies.
+    pub fn successor(&self, config: Config) -> std::io::Result<(AppState, Vec<String>)> {
+        let mut restart = Vec::new();
+        let old = &self.config;
+        if config.server.listen != old.server.listen {
+            restart.push("server.listen".to_owned());
+        }
+        let url = |s: &crate::state::StateSettings| {
+            use secrecy::ExposeSecret;
+            s.redis_url.as_ref().map(|u| u.expose_secret().to_owned())
+        };
+        if url(&config.state) != url(&old.state)
+            || config.state.key_prefix != old.state.key_prefix
+            || config.state.timeout != old.state.timeout
+            || config.state.sync_interval != old.state.sync_interval
+        {
+            restart.push("state".to_owned());
+        }
+        if config.audit.path != old.audit.path || config.audit.enabled != old.audit.enabled {
+            restart.push("audit".to_owned());
+        }
+        let http = crate::providers::Clients::new(&config).map_err(std::io::Error::other)?;
+        let observer = crate::observe::Observer::new(
+            crate::observe::Metrics::new(&config),
+            self.observer.sinks(),
+        );
+        Ok((
+            AppState {
+                audit: self.audit.clone(),
+                scanner: Scanner::with_options(&config.scan),
+                http,
+                health: Arc::new(Health::new(&config)),
+                memory: Arc::clone(&self.memory),
+                volume: Arc::clone(&self.volume),
+                affinity: crate::affinity::Affinity::default(),
+                observer,
+                capacity: crate::capacity::Capacity::new(&config),
+                ratelimit: Arc::clone(&self.ratelimit),
+                config: Arc::new(config),
+            },
+            restart,
+        ))
+    }
+}
+
 pub struct App {
     listener: TcpListener,
     state: Arc<AppState>,
+    /// The config file a reload reads.
+    source: Option<std::path::PathBuf>,
 }
 
 impl App {
@@ -117,7 +171,17 @@ impl App {
     ) -> std::io::Result<App> {
         let listener = TcpListener::bind(config.server.listen).await?;
         let state = Arc::new(AppState::with_sinks(config, sinks)?);
-        Ok(App { listener, state })
+        Ok(App {
+            listener,
+            state,
+            source: None,
+        })
+    }
+
+    /// The config file that SIGHUP and `POST /v1/airlock/reload` read.
+    pub fn with_source(mut self, path: std::path::PathBuf) -> App {
+        self.source = Some(path);
+        self
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -135,12 +199,10 @@ impl App {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let (stop_tx, stop_rx) = watch::channel(false);
-        let probes = tokio::spawn(crate::health::run_probes(
-            self.state.config.clone(),
-            self.state.health.clone(),
-            self.state.http.clone(),
-            stop_rx.clone(),
-        ));
+        // Probes run for the current state; a reload restarts them.
+        let reloader =
+            crate::reload::Reloader::new(self.state.clone(), self.source.clone(), stop_rx.clone());
+        let sighup = reloader.on_sighup();
         let sync = tokio::spawn(
             self.state
                 .volume
@@ -148,7 +210,9 @@ impl App {
                 .run_sync(self.state.config.state.sync_interval),
         );
         let grace = self.state.config.server.shutdown_grace;
-        let router = crate::api::router(self.state.clone());
+        let router = reloader
+            .outer()
+            .into_make_service_with_connect_info::<SocketAddr>();
         let mut drain_rx = stop_rx.clone();
         // Streamed chunks are small writes: without TCP_NODELAY each one can
         // wait for the client's delayed ACK (tens of milliseconds).
@@ -180,7 +244,8 @@ impl App {
             }
         };
         let result = serve.await;
-        probes.abort();
+        reloader.stop_probes();
+        sighup.abort();
         sync.abort();
         // Counts not shared yet get one last chance.
         if let Err(e) = self.state.volume.sync().await {

@@ -41,6 +41,7 @@ pub mod pipeline;
 pub mod providers;
 pub mod ratelimit;
 pub mod redact;
+pub mod reload;
 pub mod route;
 pub mod state;
 pub mod types;

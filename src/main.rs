@@ -527,7 +527,8 @@ fn serve(path: &std::path::Path, log_format: &str) -> anyhow::Result<()> {
     runtime()?.block_on(async move {
         let app = airlock::App::build(loaded.config)
             .await
-            .context("cannot bind the listen address")?;
+            .context("cannot bind the listen address")?
+            .with_source(path.to_path_buf());
         tracing::info!(addr = %app.local_addr()?, config = %path.display(), "airlock listening");
         app.run(shutdown_signal()).await?;
         tracing::info!("airlock stopped");

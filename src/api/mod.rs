@@ -125,7 +125,10 @@ fn presented_key(headers: &HeaderMap) -> Option<&str> {
         .map(str::trim)
 }
 
-fn authenticate(config: &Config, headers: &HeaderMap) -> Result<Option<usize>, ApiError> {
+pub(crate) fn authenticate(
+    config: &Config,
+    headers: &HeaderMap,
+) -> Result<Option<usize>, ApiError> {
     if !config.auth_required() {
         return Ok(None);
     }

@@ -263,6 +263,7 @@ pub(super) fn check(raw: RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Che
             min_level,
             max_tier,
             monthly_budget_usd: k.monthly_budget_usd,
+            admin: k.admin,
             rate: crate::ratelimit::Limits {
                 requests_per_minute: k.requests_per_minute,
                 tokens_per_minute: k.tokens_per_minute,

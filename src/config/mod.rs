@@ -523,6 +523,8 @@ pub struct GatewayKey {
     pub monthly_budget_usd: Option<f64>,
     /// Requests and tokens per minute.
     pub rate: crate::ratelimit::Limits,
+    /// May use the admin endpoints (reload).
+    pub admin: bool,
 }
 
 /// What happens to a request that would reach the cloud past a budget.

@@ -472,6 +472,9 @@ pub struct RawKey {
     pub min_sensitivity: Option<String>,
     /// Cloud spend this key may cause in 30 days, USD.
     pub monthly_budget_usd: Option<f64>,
+    /// May use the admin endpoints (`POST /v1/airlock/reload`).
+    #[serde(default)]
+    pub admin: bool,
     /// Rate limits, per minute (shared through Redis when `[state]` is set).
     pub requests_per_minute: Option<u64>,
     pub tokens_per_minute: Option<u64>,

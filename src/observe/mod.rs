@@ -257,6 +257,11 @@ impl Observer {
         Observer { metrics, sinks }
     }
 
+    /// The extra consumers of records (kept across a config reload).
+    pub fn sinks(&self) -> Vec<Arc<dyn Sink>> {
+        self.sinks.clone()
+    }
+
     /// A request arrived (counted in flight until its record is emitted).
     pub fn begin(&self) {
         self.metrics.request_started();
