@@ -186,7 +186,7 @@ def stop_gateway(proc, log, path, secrets):
         for f in (db, db + "-wal"):
             if os.path.exists(f):
                 with open(f, "rb") as fh:
-                    assert b"zebra-canary" not in fh.read(), "prompt text in the audit""
+                    assert b"zebra-canary" not in fh.read(), "prompt text in the audit"
     for secret in secrets:
         assert secret not in logs, "secret in logs"
 
