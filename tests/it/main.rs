@@ -19,6 +19,7 @@ mod observe;
 mod ollama;
 mod property;
 mod redis;
+mod report;
 mod resilience;
 mod routing;
 mod streaming;
