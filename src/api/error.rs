@@ -71,6 +71,11 @@ pub enum ApiError {
     BudgetExceeded { message: String },
     #[error("not found")]
     NotFound,
+    /// `/v1/airlock/report` with no audit database to read.
+    #[error(
+        "the audit is disabled ([audit] enabled = false, or its database could not be opened): there is no report"
+    )]
+    AuditDisabled,
     #[error("method not allowed")]
     MethodNotAllowed,
     /// Airlock's own failure; the body says nothing more.
@@ -86,7 +91,9 @@ impl ApiError {
             | ApiError::ContentFilter { .. } => StatusCode::BAD_REQUEST,
             ApiError::InvalidApiKey => StatusCode::UNAUTHORIZED,
             ApiError::PolicyViolation { .. } => StatusCode::FORBIDDEN,
-            ApiError::ModelNotFound { .. } | ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::ModelNotFound { .. } | ApiError::NotFound | ApiError::AuditDisabled => {
+                StatusCode::NOT_FOUND
+            }
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::RequestTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UpstreamRejected { status, .. } => {
@@ -125,6 +132,7 @@ impl ApiError {
             ApiError::Unavailable { .. } => "backend_unavailable",
             ApiError::UpstreamTimeout { .. } => "upstream_timeout",
             ApiError::NotFound => "not_found",
+            ApiError::AuditDisabled => "audit_disabled",
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::Internal => "internal_error",
             // OpenAI's code for a spent quota, so SDKs and tools recognise it.
@@ -141,6 +149,7 @@ impl ApiError {
             | ApiError::RequestTooLarge { .. }
             | ApiError::UpstreamRejected { .. }
             | ApiError::NotFound
+            | ApiError::AuditDisabled
             | ApiError::MethodNotAllowed => Outcome::ClientError,
             ApiError::InvalidApiKey => Outcome::Unauthorized,
             ApiError::PolicyViolation { .. } => Outcome::Blocked,

@@ -73,11 +73,13 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/models", get(info::models))
         .route("/v1/airlock/explain", post(explain))
         .route("/v1/airlock/cost", get(info::cost))
+        .route("/v1/airlock/report", get(info::report))
         .layer(DefaultBodyLimit::max(limit))
         .layer(middleware::from_fn_with_state(state.clone(), context));
     Router::new()
         .route("/healthz", get(info::healthz))
         .route("/readyz", get(info::readyz))
+        .route("/dashboard", get(info::dashboard))
         .route("/metrics", get(info::metrics))
         .merge(v1)
         .fallback(|uri: axum::http::Uri| async move {

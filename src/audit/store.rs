@@ -104,6 +104,24 @@ impl Store {
         Ok(store)
     }
 
+    /// Opens an existing database for reading only (the dashboard's data,
+    /// beside the gateway's writer: write-ahead logging lets readers and
+    /// the writer run at once). Creates nothing and never writes.
+    pub fn open_read_only(path: &Path) -> Result<Store, StoreError> {
+        use rusqlite::OpenFlags;
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        let mut store = Store {
+            conn,
+            head: (0, [0u8; 32]),
+        };
+        store.head = store.read_head()?;
+        Ok(store)
+    }
+
     fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
         Ok(self
             .conn

@@ -37,10 +37,12 @@ pub enum Endpoint {
     Messages,
     /// `/v1/messages/count_tokens`.
     CountTokens,
+    /// `/v1/airlock/report` (the dashboard's data).
+    Report,
 }
 
 impl Endpoint {
-    pub const ALL: [Endpoint; 7] = [
+    pub const ALL: [Endpoint; 8] = [
         Endpoint::Chat,
         Endpoint::Embeddings,
         Endpoint::Explain,
@@ -48,6 +50,7 @@ impl Endpoint {
         Endpoint::Cost,
         Endpoint::Messages,
         Endpoint::CountTokens,
+        Endpoint::Report,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -59,6 +62,7 @@ impl Endpoint {
             Endpoint::Cost => "cost",
             Endpoint::Messages => "messages",
             Endpoint::CountTokens => "count_tokens",
+            Endpoint::Report => "report",
         }
     }
 
@@ -80,6 +84,7 @@ impl Endpoint {
             "/v1/airlock/cost" => Endpoint::Cost,
             "/v1/messages" => Endpoint::Messages,
             "/v1/messages/count_tokens" => Endpoint::CountTokens,
+            "/v1/airlock/report" => Endpoint::Report,
             _ => Endpoint::Chat,
         }
     }
@@ -400,6 +405,7 @@ mod tests {
                 Endpoint::Cost => "/v1/airlock/cost",
                 Endpoint::Messages => "/v1/messages",
                 Endpoint::CountTokens => "/v1/messages/count_tokens",
+                Endpoint::Report => "/v1/airlock/report",
             };
             assert_eq!(Endpoint::from_path(path), e);
         }

@@ -8,7 +8,7 @@ use airlock::audit::store::{Store, Verdict};
 use serde_json::json;
 use std::time::Duration;
 
-async fn rows(db: &std::path::Path, want: usize) -> Vec<AuditRow> {
+pub(crate) async fn rows(db: &std::path::Path, want: usize) -> Vec<AuditRow> {
     for _ in 0..100 {
         if db.exists() {
             let s = Store::open(db).expect("open");

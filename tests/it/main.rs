@@ -20,6 +20,7 @@ mod ollama;
 mod property;
 mod redis;
 mod reload;
+mod report;
 mod resilience;
 mod routing;
 mod streaming;
