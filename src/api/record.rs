@@ -225,6 +225,8 @@ pub(super) struct Usage {
     cached: u64,
     estimated: bool,
     cost_usd: f64,
+    /// The answer's text, when the rule keeps it for the audit.
+    completion: Option<String>,
 }
 
 /// What serving records once an answer is known: its tokens and spend in
@@ -241,6 +243,8 @@ pub(super) struct Recorder {
     pub rate: crate::ratelimit::Limits,
     /// The price of the model that answered (cloud backends).
     pub price: Option<crate::config::Price>,
+    /// Keep the answer's text for the audit (`audit_content` rules).
+    pub keep_text: bool,
 }
 
 impl Recorder {
@@ -280,6 +284,7 @@ impl Recorder {
             estimated: answer.prompt_tokens.is_none()
                 || (self.is_chat && answer.completion_tokens.is_none()),
             cost_usd: spend / 1e6,
+            completion: self.keep_text.then(|| answer.text.clone()),
         }
     }
 }
@@ -290,6 +295,9 @@ pub(super) fn add_usage(rec: &mut Record, u: &Usage) {
     rec.cached_tokens = u.cached;
     rec.tokens_estimated = u.estimated;
     rec.cost_usd = u.cost_usd;
+    if u.completion.is_some() {
+        rec.completion_text = u.completion.clone();
+    }
 }
 
 /// How a stream the tap saw ended.

@@ -152,6 +152,18 @@ pub(super) async fn serve(
     rec.stream = matches!(job, Job::Chat(req) if req.stream);
     if let (Some(audit), Job::Chat(req)) = (&app.audit, job) {
         rec.conversation = Some(conversation_hash(audit, req));
+        // The operator asked this rule's text to be audited.
+        let keep = a.decision.as_ref().is_ok_and(|d| {
+            app.config
+                .rules
+                .iter()
+                .any(|r| r.name == d.rule && r.audit_content)
+        });
+        if keep {
+            let (segments, _) = req.segments();
+            let texts: Vec<&str> = segments.iter().map(|s| s.text).collect();
+            rec.prompt_text = Some(texts.join("\n"));
+        }
     }
     // A bad header is refused before anything is counted or sent.
     let max_latency = match max_latency_ms(headers) {
@@ -310,6 +322,7 @@ pub(super) async fn serve(
                     price: (backend.tier != crate::types::Tier::Local)
                         .then(|| backend.prices.get(&target.model).copied())
                         .flatten(),
+                    keep_text: rec.prompt_text.is_some(),
                 };
                 let mut resp = match reply {
                     Reply::Json(bytes) => {

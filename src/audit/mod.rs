@@ -69,6 +69,12 @@ pub struct AuditRow {
     /// Salted SHA-256 (hex) of the conversation's opening: requests of one
     /// conversation share it; the text cannot be read back from it.
     pub conversation: Option<String>,
+    /// The texts, only for a rule with `audit_content = true` (absent from
+    /// the JSON otherwise, so rows without text hash as before).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completion: Option<String>,
 }
 
 /// `[audit]`.
@@ -337,6 +343,8 @@ impl From<&crate::observe::Record> for AuditRow {
             status: r.status,
             outcome: r.outcome.as_str().to_owned(),
             conversation: r.conversation.clone(),
+            prompt: r.prompt_text.clone(),
+            completion: r.completion_text.clone(),
         }
     }
 }

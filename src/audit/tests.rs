@@ -26,6 +26,8 @@ fn row(i: i64) -> AuditRow {
         status: 200,
         outcome: "ok".into(),
         conversation: Some("ab".repeat(32)),
+        prompt: None,
+        completion: None,
     }
 }
 

@@ -1636,5 +1636,6 @@ fn check_rule(
             above_break_even: w.volume_above_break_even,
         },
         pool: pool?,
+        audit_content: r.audit_content,
     })
 }

@@ -464,6 +464,8 @@ pub struct Rule {
     pub name: String,
     pub when: When,
     pub pool: PoolId,
+    /// The audit keeps this rule's prompt and completion text.
+    pub audit_content: bool,
 }
 
 #[derive(Debug, Default)]

@@ -394,6 +394,10 @@ pub struct RawRule {
     #[serde(default)]
     pub when: RawWhen,
     pub pool: String,
+    /// Keep the prompt and completion text of this rule's requests in the
+    /// audit (off: the audit never holds text).
+    #[serde(default)]
+    pub audit_content: bool,
 }
 
 #[derive(Debug, Deserialize, Default)]

@@ -191,6 +191,11 @@ pub struct Record {
     pub kinds: Vec<(String, u32)>,
     /// Salted hash of the conversation's opening (set when the audit is on).
     pub conversation: Option<String>,
+    /// The prompt and completion text, only for a rule with
+    /// `audit_content = true` and only for the audit: no log, metric or
+    /// span reads them.
+    pub prompt_text: Option<String>,
+    pub completion_text: Option<String>,
     pub task: Option<Task>,
     pub complexity: Option<f64>,
     /// The rule that chose the pool (`explicit` when served as asked).

@@ -119,3 +119,43 @@ async fn every_request_is_audited_without_its_text() {
             .any(|f| f.level == "confidential" && f.tier == "local")
     );
 }
+
+/// `audit_content = true` on a rule keeps that rule's prompt and answer in
+/// the audit, and only that rule's.
+#[tokio::test]
+async fn a_rule_may_opt_in_to_keep_its_text() {
+    let w = World::new().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let db = dir.path().join("audit.sqlite");
+    let toml = w
+        .toml(&format!("[audit]\npath = \"{}\"", db.display()))
+        .replace(
+            "name = \"complex-to-frontier\"\nwhen = { complexity_at_least = 0.5 }\npool = \"frontier\"",
+            "name = \"complex-to-frontier\"\nwhen = { complexity_at_least = 0.5 }\npool = \"frontier\"\naudit_content = true",
+        );
+    assert!(toml.contains("audit_content = true"));
+    let app = spawn(&toml).await;
+    assert_eq!(app.chat(user(COMPLEX)).await.status(), 200);
+    assert_eq!(app.chat(user("zebra-canary-1 hello")).await.status(), 200);
+    let got = rows(&db, 2).await;
+    assert_eq!(got[0].rule.as_deref(), Some("complex-to-frontier"));
+    assert!(
+        got[0]
+            .prompt
+            .as_deref()
+            .is_some_and(|p| p.contains("trade-offs")),
+        "{:?}",
+        got[0].prompt
+    );
+    assert!(got[0].completion.as_deref().is_some_and(|c| !c.is_empty()));
+    assert_eq!(got[1].rule.as_deref(), Some("default"));
+    assert_eq!(
+        (got[1].prompt.as_deref(), got[1].completion.as_deref()),
+        (None, None)
+    );
+    let s = Store::open(&db).expect("open");
+    assert!(matches!(
+        s.verify().expect("verify"),
+        Verdict::Intact { .. }
+    ));
+}
