@@ -30,6 +30,12 @@ class State:
         with self.lock:
             self.requests.append((path, dict(headers), body))
 
+    def last_post(self):
+        """The last request with a body: a health probe (a GET) may have
+        come in after it."""
+        with self.lock:
+            return next(r for r in reversed(self.requests) if r[2] is not None)
+
     def count(self, path_suffix):
         with self.lock:
             return sum(1 for p, _, _ in self.requests if p.endswith(path_suffix))

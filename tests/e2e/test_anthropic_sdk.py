@@ -80,7 +80,7 @@ def test_tool_use_round_trip(claude, cloud):
     assert second.content[0].text == "Tool said: 18C and sunny."
     assert second.stop_reason == "end_turn"
     # What the (OpenAI-protocol) cloud received: the call and its result.
-    sent = state.requests[-1][2]
+    sent = state.last_post()[2]
     assert sent["messages"][1]["tool_calls"][0]["id"] == call.id
     assert sent["messages"][2] == {"role": "tool", "tool_call_id": call.id,
                                    "content": "18C and sunny"}
@@ -107,7 +107,7 @@ def test_images(claude, cloud):
             {"type": "text", "text": "What is in this picture?"}]}])
     assert raw.headers["x-airlock-sensitivity"] == "internal"
     assert raw.parse().content[0].text == "I see 1 images."
-    part = state.requests[-1][2]["messages"][0]["content"][0]
+    part = state.last_post()[2]["messages"][0]["content"][0]
     assert part == {"type": "image_url", "image_url": {"url": "data:image/png;base64," + PNG}}
 
 

@@ -62,7 +62,7 @@ def test_complex_public_request_goes_to_the_cloud(client, cloud):
                    "evaluate the architecture.\n1. latency\n2. cost\n3. risk\nFinally, derive a plan."}])
     assert raw.headers["x-airlock-tier"] == "public_cloud"
     assert raw.parse().choices[0].message.content == "Cloud says hello."
-    headers = {k.lower(): v for k, v in state.requests[-1][1].items()}
+    headers = {k.lower(): v for k, v in state.last_post()[1].items()}
     assert headers.get("authorization") == "Bearer sk-e2e-cloud"
 
 
@@ -140,7 +140,7 @@ def test_tool_calls_round_trip_through_the_sdk(client, cloud):
                  {"role": "tool", "tool_call_id": call.id, "content": "18C"}]
     second = client.chat.completions.create(model="frontier", messages=messages, tools=WEATHER)
     assert second.choices[0].message.content == "Tool said: 18C."
-    sent = state.requests[-1][2]["messages"]
+    sent = state.last_post()[2]["messages"]
     assert sent[1]["tool_calls"][0]["id"] == call.id
     assert sent[2] == {"role": "tool", "tool_call_id": call.id, "content": "18C"}
 
@@ -172,4 +172,4 @@ def test_images_through_the_sdk(client, cloud):
     # Images cannot be scanned: the request carries the configured level.
     assert raw.headers["x-airlock-sensitivity"] == "internal"
     assert raw.parse().choices[0].message.content == "I see 1 images."
-    assert state.requests[-1][2]["messages"][0]["content"][1]["image_url"]["url"] == png
+    assert state.last_post()[2]["messages"][0]["content"][1]["image_url"]["url"] == png
