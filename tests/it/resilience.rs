@@ -75,16 +75,7 @@ async fn consecutive_failures_open_the_circuit_and_a_trial_closes_it() {
     );
     assert_eq!(retry.as_deref(), Some("1"));
     assert_eq!(w.lmstudio.chat_count(), 2, "an open circuit sends nothing");
-    let ready: Value = app
-        .http
-        .get(app.url("/readyz"))
-        .send()
-        .await
-        .expect("readyz")
-        .json()
-        .await
-        .expect("json");
-    assert_eq!(ready["backends"][0]["state"], "down", "{ready}");
+    assert_eq!(state_of(&app, "lmstudio").await, "down");
 
     // Half-open after open_ms: one trial goes through; it fails, so the
     // circuit opens again at once.
@@ -178,7 +169,8 @@ impl Llama {
     }
 }
 
-async fn state_of(app: &crate::TestApp, name: &str) -> Value {
+/// `/readyz`'s entry for backend `name` (null when absent).
+async fn backend_of(app: &crate::TestApp, name: &str) -> Value {
     let ready: Value = app
         .http
         .get(app.url("/readyz"))
@@ -191,8 +183,12 @@ async fn state_of(app: &crate::TestApp, name: &str) -> Value {
     ready["backends"]
         .as_array()
         .and_then(|a| a.iter().find(|b| b["name"] == name))
-        .map(|b| b["state"].clone())
+        .cloned()
         .unwrap_or(Value::Null)
+}
+
+async fn state_of(app: &crate::TestApp, name: &str) -> Value {
+    backend_of(app, name).await["state"].clone()
 }
 
 async fn wait_for_state(app: &crate::TestApp, name: &str, want: &str) {
@@ -398,24 +394,11 @@ async fn a_queued_call_gives_up_after_the_queue_timeout() {
     );
     assert_eq!(w.lmstudio.chat_count(), 1);
     // /readyz shows the slots of a limited backend, free again.
-    let ready: Value = app
-        .http
-        .get(app.url("/readyz"))
-        .send()
-        .await
-        .expect("readyz")
-        .json()
-        .await
-        .expect("json");
-    let lm = ready["backends"]
-        .as_array()
-        .and_then(|a| a.iter().find(|b| b["name"] == "lmstudio"))
-        .cloned()
-        .unwrap_or_default();
+    let lm = backend_of(&app, "lmstudio").await;
     assert_eq!(
         (lm["in_flight"].clone(), lm["queued"].clone()),
         (json!(0), json!(0)),
-        "{ready}"
+        "{lm}"
     );
 }
 
