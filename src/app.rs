@@ -10,6 +10,7 @@ use axum::serve::ListenerExt;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -250,6 +251,15 @@ impl App {
         // Counts not shared yet get one last chance.
         if let Err(e) = self.state.volume.sync().await {
             tracing::warn!(error = %e, "final volume sync failed");
+        }
+        // Audit rows still queued (the writer gathers up to BATCH_WAIT)
+        // are stored before the process exits.
+        if let Some(audit) = self.state.audit.clone() {
+            let stored =
+                tokio::task::spawn_blocking(move || audit.flush(Duration::from_secs(5))).await;
+            if !matches!(stored, Ok(true)) {
+                tracing::warn!("audit: queued records could not be stored before exit");
+            }
         }
         result
     }

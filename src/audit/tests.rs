@@ -205,6 +205,28 @@ fn the_writer_stores_in_the_background_and_counts_what_it_drops() {
     ));
 }
 
+/// The writer sleeps while it gathers a batch (so that requests do not
+/// wake it one by one); the request that fills half a small queue wakes
+/// it, so a steady trickle into that queue loses nothing.
+#[test]
+fn a_filling_queue_wakes_the_sleeping_writer() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let settings = AuditSettings {
+        path: dir.path().join("audit.sqlite"),
+        queue: 8,
+        ..AuditSettings::default()
+    };
+    let audit = Audit::open(&settings).expect("open");
+    // 40 rows over ~400 ms: a writer asleep for all of BATCH_WAIT (200 ms)
+    // would find the 8-row queue overflowing.
+    for i in 0..40 {
+        audit.record(row(i));
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(audit.flush(Duration::from_secs(5)));
+    assert_eq!((audit.written(), audit.dropped()), (40, 0));
+}
+
 #[test]
 fn since_windows() {
     let now = 1_000_000_000;

@@ -159,3 +159,79 @@ async fn a_rule_may_opt_in_to_keep_its_text() {
         Verdict::Intact { .. }
     ));
 }
+
+/// SIGTERM right after a burst: the writer gathers rows for up to
+/// `BATCH_WAIT` before storing them, so shutdown must store what is
+/// queued. Every answered request is in the database after the exit.
+#[tokio::test(flavor = "multi_thread")]
+async fn rows_still_queued_at_sigterm_are_stored() {
+    let w = World::new().await;
+    let port = crate::free_port();
+    let dir = tempfile::tempdir().expect("tmp");
+    let db = dir.path().join("audit.sqlite");
+    let config = dir.path().join("airlock.toml");
+    std::fs::write(
+        &config,
+        w.toml(&format!(
+            "[server]\nlisten = \"127.0.0.1:{port}\"\n[audit]\npath = \"{}\"",
+            db.display()
+        )),
+    )
+    .expect("write");
+    let mut child = crate::Reaped(
+        std::process::Command::new(env!("CARGO_BIN_EXE_airlock"))
+            .args(["serve", "--config"])
+            .arg(&config)
+            .env("CLOUD_KEY", "sk-test")
+            .env_remove("AIRLOCK_CONFIG")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn"),
+    );
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client");
+    let url = format!("http://127.0.0.1:{port}/v1/chat/completions");
+    let mut ready = false;
+    for _ in 0..100 {
+        if http
+            .get(format!("http://127.0.0.1:{port}/healthz"))
+            .send()
+            .await
+            .is_ok()
+        {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(ready, "the gateway never answered");
+    let mut answered = 0;
+    for i in 0..20 {
+        let r = http
+            .post(&url)
+            .json(&user(&format!("plan picnic number {i}")))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(r.status(), 200);
+        answered += 1;
+    }
+    let status = child.terminate(Duration::from_secs(10)).await;
+    assert!(status.success(), "{status:?}");
+    // Read at once: nothing is running any more that could still store.
+    let s = Store::open(&db).expect("open");
+    let mut stored = 0;
+    s.rows_since(i64::MIN, |_, _, _| {
+        stored += 1;
+        Ok(())
+    })
+    .expect("read");
+    assert_eq!(stored, answered);
+    assert!(matches!(
+        s.verify().expect("verify"),
+        Verdict::Intact { .. }
+    ));
+}

@@ -194,6 +194,43 @@ pool = "lm"
     }
 }
 
+/// A loopback port free a moment ago (for a child process to listen on).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port()
+}
+
+/// A child process killed and waited for however the test ends.
+pub struct Reaped(pub std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Reaped {
+    /// Sends SIGTERM and waits up to `within` for the exit.
+    pub async fn terminate(&mut self, within: std::time::Duration) -> std::process::ExitStatus {
+        let killed = std::process::Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(killed.success());
+        let started = std::time::Instant::now();
+        while started.elapsed() < within {
+            if let Some(status) = self.0.try_wait().expect("wait") {
+                return status;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        panic!("still running {within:?} after SIGTERM");
+    }
+}
+
 pub fn user(text: &str) -> serde_json::Value {
     serde_json::json!({"model": "auto", "messages": [{"role": "user", "content": text}]})
 }

@@ -602,16 +602,6 @@ async fn shutdown_lets_a_running_stream_finish_and_refuses_new_connections() {
     assert!(matches!(done, Ok(Ok(Ok(())))), "{done:?}");
 }
 
-/// A child process killed and waited for however the test ends.
-struct Reaped(std::process::Child);
-
-impl Drop for Reaped {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// SIGTERM to the binary: the grace period bounds how long a stream that
 /// will not end keeps it up; then it exits, the stream is cut (no
 /// `[DONE]`) and the upstream call is dropped.
@@ -619,10 +609,7 @@ impl Drop for Reaped {
 async fn sigterm_exits_after_the_grace_period_even_with_a_stream_open() {
     let t = Trickle::default();
     let addr = t.serve(1000, Duration::from_millis(50)).await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
+    let port = crate::free_port();
     let dir = tempfile::tempdir().expect("tmp");
     let config = dir.path().join("airlock.toml");
     std::fs::write(
@@ -635,7 +622,7 @@ async fn sigterm_exits_after_the_grace_period_even_with_a_stream_open() {
         ),
     )
     .expect("write");
-    let mut child = Reaped(
+    let mut child = crate::Reaped(
         std::process::Command::new(env!("CARGO_BIN_EXE_airlock"))
             .args(["serve", "--config"])
             .arg(&config)
@@ -667,22 +654,7 @@ async fn sigterm_exits_after_the_grace_period_even_with_a_stream_open() {
     assert_eq!(r.status(), 200);
     let _ = r.chunk().await;
     let started = std::time::Instant::now();
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &child.0.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(killed.success());
-    let mut exited = None;
-    while started.elapsed() < Duration::from_secs(5) {
-        if let Some(status) = child.0.try_wait().expect("wait") {
-            exited = Some(status);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let Some(status) = exited else {
-        panic!("still running 5 s after SIGTERM");
-    };
+    let status = child.terminate(Duration::from_secs(5)).await;
     let took = started.elapsed();
     assert!(status.success(), "{status:?}");
     assert!(
