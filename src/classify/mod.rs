@@ -5,6 +5,7 @@
 
 pub mod complexity;
 pub mod evasion;
+pub mod lanes;
 pub mod sensitivity;
 
 pub use complexity::{Complexity, Shape, Task};

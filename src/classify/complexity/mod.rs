@@ -283,7 +283,7 @@ pub struct Values {
 /// Longest text read whole for cues; a longer one is read at its start
 /// (`HEAD` bytes) and end (`TAIL` bytes), where instructions and questions
 /// sit, so a long pasted document costs the same as a 4 KB one (the cue
-/// pass runs at about 2 ns a byte). Length itself always counts every
+/// pass runs at about 1 ns a byte). Length itself always counts every
 /// byte. (Five MMLU prompts are longer; the measured figures are the same
 /// as with 8 KB read.)
 const SAMPLE: usize = 4 * 1024;

@@ -3,11 +3,12 @@
 //! prefixes, secret-sounding keywords, `curl -u`, Kubernetes `data:`, PEM
 //! and PuTTY headers, `eyJ` and `://`) and every context word of a weak
 //! identifier (`anchors::WORDS`). Text without any of them costs one
-//! linear pass here and nothing in the detectors behind them.
+//! linear pass here (four quarters stepped at once, see
+//! [`crate::classify::lanes`]) and nothing in the detectors behind them.
 //!
 //! Must not: judge anything; it only says where each detector should look.
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+use crate::classify::lanes::Lanes;
 
 use super::api_key::ApiKeys;
 use super::{anchors, code, curl_user, k8s_secret, legal, secret};
@@ -42,7 +43,7 @@ pub(super) struct Hit {
 
 /// The compiled automaton and what each of its patterns means.
 pub(super) struct Triggers {
-    ac: AhoCorasick,
+    lanes: Lanes,
     meaning: Vec<Trigger>,
 }
 
@@ -84,27 +85,23 @@ impl Triggers {
         for (i, &(word, _, _)) in anchors::WORDS.iter().enumerate() {
             add(word, Trigger::Context(i));
         }
-        let ac = AhoCorasickBuilder::new()
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::Standard)
-            .kind(Some(AhoCorasickKind::DFA))
-            .build(&literals)
+        let lanes = Lanes::new(&literals, true)
             .expect("trigger literals are plain non-empty strings (covered by tests)");
-        Triggers { ac, meaning }
+        Triggers { lanes, meaning }
     }
 
     /// Appends every trigger found in `text`, overlapping ones included,
     /// ordered by end offset.
     pub(super) fn find(&self, text: &str, hits: &mut Vec<Hit>) {
-        for m in self.ac.find_overlapping_iter(text) {
-            if let Some(&trigger) = self.meaning.get(m.pattern().as_usize()) {
+        self.lanes.each(text.as_bytes(), |pattern, start, end| {
+            if let Some(&trigger) = self.meaning.get(pattern) {
                 hits.push(Hit {
                     trigger,
-                    start: m.start(),
-                    end: m.end(),
+                    start,
+                    end,
                 });
             }
-        }
+        });
     }
 }
 
