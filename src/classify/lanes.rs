@@ -21,7 +21,9 @@ use aho_corasick::dfa::DFA;
 use aho_corasick::{Anchored, MatchKind, PatternID};
 
 /// Shorter texts are searched in one pass: the setup is not worth it.
-const MIN_LANED: usize = 1024;
+/// Short is relative to the longest pattern, which each lane after the
+/// first reads again.
+const MIN_LANED: usize = 256;
 /// Parts searched at once (the loop below is written out for four;
 /// two to sixteen measured within 5% of each other here).
 const N: usize = 4;
@@ -61,7 +63,7 @@ impl Lanes {
                 f(pid.as_usize(), end - dfa.pattern_len(pid), end);
             }
         };
-        if hay.len() < MIN_LANED {
+        if hay.len() < MIN_LANED.max(8 * dfa.max_pattern_len()) {
             let mut sid = start;
             for (at, &b) in hay.iter().enumerate() {
                 sid = dfa.next_state(Anchored::No, sid, b);
