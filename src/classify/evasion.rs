@@ -185,7 +185,14 @@ fn decimal_digit(c: char) -> Option<char> {
 /// one scan.
 fn separators_as_spaces(text: &str) -> Option<String> {
     let b = text.as_bytes();
-    let armour = text.contains("-----BEGIN_") || text.contains("-----END_");
+    // Read only once an `_` is seen (most texts have none).
+    let armour = std::cell::OnceCell::new();
+    let armour = || {
+        *armour.get_or_init(|| {
+            memchr::memmem::find(b, b"-----BEGIN_").is_some()
+                || memchr::memmem::find(b, b"-----END_").is_some()
+        })
+    };
     let digit = |i: usize| i < b.len() && b[i].is_ascii_digit();
     // Each word is walked at most twice (from the `_` on either side).
     let word_has_digit = |range: &mut dyn Iterator<Item = usize>| {
@@ -195,7 +202,7 @@ fn separators_as_spaces(text: &str) -> Option<String> {
     };
     let hit = |i: usize| match b[i] {
         b'_' => {
-            armour || word_has_digit(&mut (i + 1..b.len())) || word_has_digit(&mut (0..i).rev())
+            armour() || word_has_digit(&mut (i + 1..b.len())) || word_has_digit(&mut (0..i).rev())
         }
         b'.' => i > 0 && digit(i - 1) && digit(i + 1),
         _ => false,
