@@ -81,9 +81,15 @@ fn pct(sorted: &[f64], q: f64) -> f64 {
     sorted[i.min(sorted.len() - 1)]
 }
 
-/// `YYYY-MM-DD` of Unix milliseconds (UTC), by the civil-from-days rule.
+/// `YYYY-MM-DD` of Unix milliseconds (UTC).
 pub fn date(ms: i64) -> String {
-    let days = ms.div_euclid(86_400_000);
+    let (y, m, d) = civil(ms.div_euclid(86_400_000));
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// Year, month and day of a count of days since 1970-01-01 (UTC), by the
+/// civil-from-days rule.
+pub(crate) fn civil(days: i64) -> (i64, i64, i64) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
@@ -92,8 +98,7 @@ pub fn date(ms: i64) -> String {
     let mp = (5 * doy + 2) / 153;
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
 /// Builds the report of `rows` (in time order) between `since_ms` (none:

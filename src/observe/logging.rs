@@ -1,10 +1,11 @@
 //! Log output: JSON lines by default (one object per event, the request
-//! span's fields under `span`), or human-readable lines (`pretty`). The
+//! span's fields under `span`; see [`super::json_log`]), or human-readable lines (`pretty`). The
 //! filter is `AIRLOCK_LOG` (default `info`) with the HTTP, TLS and Redis
 //! crates capped at `info`, since their debug output can carry header or
 //! body bytes. `main` installs [`subscriber`]; tests install the same one
 //! with their own writer.
 
+use tracing_subscriber::filter::Targets;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::{EnvFilter, Layer, Registry};
@@ -74,10 +75,8 @@ where
     let layer = tracing_subscriber::fmt::layer().with_writer(writer);
     match format {
         LogFormat::Json => layer
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .with_span_list(false)
+            .event_format(super::json_log::JsonLines)
+            .fmt_fields(super::json_log::JsonFields)
             .boxed(),
         LogFormat::Pretty => layer.with_ansi(ansi).boxed(),
     }
@@ -95,10 +94,32 @@ pub fn subscriber<W>(
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
-    let filter = EnvFilter::try_new(log_filter(spec)).unwrap_or_else(|_| EnvFilter::new("info"));
     let mut layers = vec![fmt_layer(format, writer, ansi)];
     layers.extend(extra);
-    tracing_subscriber::registry().with(layers).with(filter)
+    tracing_subscriber::registry()
+        .with(layers)
+        .with(filter(&log_filter(spec)))
+}
+
+/// The filter for a spec: `Targets` when the spec is only target=level
+/// directives (the usual case), else `EnvFilter` (span and field
+/// directives). `EnvFilter` takes a lock and a map look-up on every span
+/// enter and exit to support those; the request span is entered on every
+/// poll of a request's future, a few microseconds a request for nothing.
+/// A spec neither can read falls back to `info`.
+fn filter<S>(spec: &str) -> Box<dyn Layer<S> + Send + Sync>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    // `Targets` reads `[span]` as a target name: anything with brackets
+    // (spans, fields) or quotes (field values) goes to `EnvFilter`.
+    let plain = !spec.contains(['[', ']', '{', '}', '"']);
+    match spec.parse::<Targets>() {
+        Ok(t) if plain => t.boxed(),
+        _ => EnvFilter::try_new(spec)
+            .unwrap_or_else(|_| EnvFilter::new("info"))
+            .boxed(),
+    }
 }
 
 #[cfg(test)]
@@ -121,6 +142,63 @@ mod tests {
             "{f}"
         );
         assert!(EnvFilter::try_new(log_filter("airlock=debug")).is_ok());
+    }
+
+    /// Writes into a shared buffer.
+    #[derive(Clone, Default)]
+    struct Buf(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("lock").extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn logged(spec: &str, f: impl FnOnce()) -> String {
+        let buf = Buf::default();
+        let out = buf.clone();
+        let sub = subscriber(LogFormat::Json, spec, move || out.clone(), false, None);
+        tracing::subscriber::with_default(sub, f);
+        String::from_utf8(buf.0.lock().expect("lock").clone()).expect("utf-8")
+    }
+
+    #[test]
+    fn target_directives_and_span_directives_both_filter() {
+        // Target and level only (the cheap filter).
+        let text = logged("warn,chatty=debug", || {
+            tracing::info!(target: "quiet", "q-info");
+            tracing::warn!(target: "quiet", "q-warn");
+            tracing::debug!(target: "chatty::inner", "c-debug");
+            tracing::trace!(target: "chatty", "c-trace");
+        });
+        assert!(
+            !text.contains("q-info") && text.contains("q-warn"),
+            "{text}"
+        );
+        assert!(
+            text.contains("c-debug") && !text.contains("c-trace"),
+            "{text}"
+        );
+        // A span directive: debug inside `request` spans only.
+        let text = logged("info,[request]=debug", || {
+            tracing::debug!("outside");
+            let span = tracing::info_span!("request", request_id = "r1");
+            span.in_scope(|| tracing::debug!("inside"));
+        });
+        assert!(
+            text.contains("inside") && !text.contains("outside"),
+            "{text}"
+        );
+        // A spec that is neither: `info`.
+        let text = logged("[[[", || {
+            tracing::debug!("d");
+            tracing::info!("i");
+        });
+        assert!(text.contains("\"i\"") && !text.contains("\"d\""), "{text}");
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! caller wrote other than the (configured) key name and the model name;
 //! block the request path (sinks must queue, not do I/O inline).
 
+mod json_log;
 pub mod logging;
 pub mod metrics;
 #[cfg(feature = "otel")]

@@ -458,7 +458,10 @@ impl Scanner {
 /// each byte and cannot be).
 fn has_digit(b: &[u8]) -> bool {
     let mut blocks = b.chunks_exact(64);
-    let digit = |c: &[u8]| c.iter().fold(false, |a, &x| a | (x.wrapping_sub(b'0') < 10));
+    let digit = |c: &[u8]| {
+        c.iter()
+            .fold(false, |a, &x| a | (x.wrapping_sub(b'0') < 10))
+    };
     blocks.any(digit) || digit(blocks.remainder())
 }
 

@@ -406,7 +406,9 @@ fn eponyms_in_disease_names_are_not_people() {
 #[test]
 fn has_digit_sees_a_digit_in_any_block_or_the_tail() {
     assert!(!super::has_digit(b""));
-    assert!(!super::has_digit("no digits here, just words / and :;".repeat(9).as_bytes()));
+    assert!(!super::has_digit(
+        "no digits here, just words / and :;".repeat(9).as_bytes()
+    ));
     for len in [1, 63, 64, 65, 200] {
         for at in [0, len / 2, len - 1] {
             let mut b = vec![b'x'; len];
