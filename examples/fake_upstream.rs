@@ -12,7 +12,8 @@
 //!
 //! For the soak run (`bench/soak/`), a model name picks a behaviour per
 //! request, as OpenAI's API shows it: a name containing `slow` waits
-//! `--slow-ms` before answering (or before the first event); `error500`
+//! `--slow-ms` (default `--response-delay-ms`) before answering (or before
+//! the first event); `error500`
 //! answers HTTP 500 with OpenAI's `server_error` body; `error429` answers
 //! HTTP 429 `rate_limit_exceeded` with `retry-after-ms`; `broken` sends part
 //! of the answer (two content chunks of a stream, half of a JSON body) and
@@ -60,9 +61,11 @@ struct Args {
     /// Runtime worker threads (1 = a current-thread runtime, the cheapest).
     #[arg(long, default_value_t = 1)]
     threads: usize,
-    /// Delay of models whose name contains `slow`, in ms.
-    #[arg(long, default_value_t = 300)]
-    slow_ms: u64,
+    /// Delay of models whose name contains `slow`, in ms (default: the
+    /// same as `--response-delay-ms`, so that the load harness's `slow`
+    /// model waits exactly the delay it was started with).
+    #[arg(long)]
+    slow_ms: Option<u64>,
     /// The `retry-after-ms` of a 429 (models whose name contains `error429`).
     #[arg(long, default_value_t = 50)]
     retry_after_ms: u64,
@@ -175,7 +178,7 @@ fn main() -> std::io::Result<()> {
 async fn serve(args: Args) -> std::io::Result<()> {
     let fake = Arc::new(Fake {
         response_delay: Duration::from_millis(args.response_delay_ms),
-        slow_delay: Duration::from_millis(args.slow_ms),
+        slow_delay: Duration::from_millis(args.slow_ms.unwrap_or(args.response_delay_ms)),
         retry_after_ms: args.retry_after_ms,
         chunks: args.chunks,
         chunk_delay: Duration::from_millis(args.chunk_delay_ms),
