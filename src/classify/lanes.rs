@@ -29,33 +29,23 @@ const MIN_LANED: usize = 256;
 const N: usize = 4;
 const _: () = assert!(N == 4, "the search loop steps four lanes by name");
 
-/// An overlapping-match DFA (ASCII case optional) for [`Lanes::each`].
+/// An overlapping-match DFA, ASCII case ignored, for [`Lanes::each`].
 pub struct Lanes {
     dfa: DFA,
-    /// What each byte is read as: ASCII letters lower-cased when case is
-    /// ignored, else itself.
+    /// What each byte is read as: ASCII letters lower-cased, else itself.
     fold: [u8; 256],
 }
 
 impl Lanes {
-    /// Compiles `patterns` (standard semantics, so every match is found).
-    pub fn new<P: AsRef<[u8]>>(
-        patterns: &[P],
-        ascii_case_insensitive: bool,
-    ) -> Result<Lanes, aho_corasick::BuildError> {
+    /// Compiles `patterns` (standard semantics, so every match is found;
+    /// ASCII case ignored).
+    pub fn new<P: AsRef<[u8]>>(patterns: &[P]) -> Result<Lanes, aho_corasick::BuildError> {
         // Case is ignored by lower-casing the patterns and every byte read,
         // not by the automaton's own option: that gives upper and lower
         // case letters separate byte classes, which doubles the DFA's
         // table (1.6 MB for the cue phrases), and a search that misses the
         // cache on most steps. Folded, the tables are about half the size.
-        let fold: [u8; 256] = std::array::from_fn(|b| {
-            let b = b as u8;
-            if ascii_case_insensitive {
-                b.to_ascii_lowercase()
-            } else {
-                b
-            }
-        });
+        let fold: [u8; 256] = std::array::from_fn(|b| (b as u8).to_ascii_lowercase());
         let folded: Vec<Vec<u8>> = patterns
             .iter()
             .map(|p| p.as_ref().iter().map(|&b| fold[usize::from(b)]).collect())
@@ -151,6 +141,7 @@ impl Lanes {
             }
         }
     }
+
     /// Calls `f(pattern, start, end)` for the matches leftmost-longest
     /// semantics pick (`MatchKind::LeftmostLongest`): from the start, the
     /// match that starts first, the longest of those (the first pattern
@@ -188,7 +179,7 @@ mod tests {
     }
 
     fn laned(patterns: &[&str], hay: &str) -> Vec<(usize, usize, usize)> {
-        let l = Lanes::new(patterns, true).expect("build");
+        let l = Lanes::new(patterns).expect("build");
         let mut got = Vec::new();
         l.each(hay.as_bytes(), |p, s, e| got.push((p, s, e)));
         got
@@ -231,7 +222,7 @@ mod tests {
             .find_iter(hay)
             .map(|m| (m.pattern().as_usize(), m.start(), m.end()))
             .collect();
-        let l = Lanes::new(patterns, true).expect("build");
+        let l = Lanes::new(patterns).expect("build");
         let mut got = Vec::new();
         l.each_leftmost_longest(hay.as_bytes(), |p, s, e| got.push((p, s, e)));
         (got, want)

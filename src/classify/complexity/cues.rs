@@ -94,7 +94,7 @@ fn table() -> &'static Table {
             });
             phrases.push(phrase);
         }
-        let lanes = Lanes::new(&phrases, true).expect("the cue phrases are constant and valid");
+        let lanes = Lanes::new(&phrases).expect("the cue phrases are constant and valid");
         Table { lanes, entries }
     })
 }

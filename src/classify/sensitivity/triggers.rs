@@ -50,42 +50,9 @@ pub(super) struct Triggers {
 impl Triggers {
     /// `code_markers` are the operator's proprietary-code markers (empty
     /// and whitespace-only ones are skipped).
-    pub(super) fn new<'a>(code_markers: &'a [String]) -> Triggers {
-        let mut literals: Vec<&'a str> = Vec::new();
-        let mut meaning = Vec::new();
-        let mut add = |lit: &'a str, t: Trigger| {
-            literals.push(lit);
-            meaning.push(t);
-        };
-        for (rule, lit) in ApiKeys::literals() {
-            add(lit, Trigger::Rule(rule));
-        }
-        for &kw in secret::KEYWORDS {
-            add(kw, Trigger::Keyword);
-        }
-        for &lit in curl_user::LITERALS {
-            add(lit, Trigger::Curl);
-        }
-        add(k8s_secret::LITERAL, Trigger::K8sData);
-        add("-----BEGIN", Trigger::Pem);
-        add("PuTTY-User-Key-File-", Trigger::Putty);
-        add("eyJ", Trigger::Jwt);
-        add("://", Trigger::Url);
-        for &lit in legal::LITERALS {
-            add(lit, Trigger::Legal);
-        }
-        for lit in code::BUILTIN_MARKERS
-            .iter()
-            .copied()
-            .chain(code_markers.iter().map(|m| m.trim()))
-            .filter(|m| !m.is_empty())
-        {
-            add(lit, Trigger::CodeMarker);
-        }
-        for (i, &(word, _, _)) in anchors::WORDS.iter().enumerate() {
-            add(word, Trigger::Context(i));
-        }
-        let lanes = Lanes::new(&literals, true)
+    pub(super) fn new(code_markers: &[String]) -> Triggers {
+        let (literals, meaning) = literals(code_markers);
+        let lanes = Lanes::new(&literals)
             .expect("trigger literals are plain non-empty strings (covered by tests)");
         Triggers { lanes, meaning }
     }
@@ -105,9 +72,96 @@ impl Triggers {
     }
 }
 
+/// Every trigger literal and what it means, in automaton order.
+/// `code_markers` are the operator's proprietary-code markers (empty and
+/// whitespace-only ones are skipped).
+fn literals<'a>(code_markers: &'a [String]) -> (Vec<&'a str>, Vec<Trigger>) {
+    let mut literals = Vec::new();
+    let mut meaning = Vec::new();
+    let mut add = |lit: &'a str, t: Trigger| {
+        literals.push(lit);
+        meaning.push(t);
+    };
+    for (rule, lit) in ApiKeys::literals() {
+        add(lit, Trigger::Rule(rule));
+    }
+    for &kw in secret::KEYWORDS {
+        add(kw, Trigger::Keyword);
+    }
+    for &lit in curl_user::LITERALS {
+        add(lit, Trigger::Curl);
+    }
+    add(k8s_secret::LITERAL, Trigger::K8sData);
+    add("-----BEGIN", Trigger::Pem);
+    add("PuTTY-User-Key-File-", Trigger::Putty);
+    add("eyJ", Trigger::Jwt);
+    add("://", Trigger::Url);
+    for &lit in legal::LITERALS {
+        add(lit, Trigger::Legal);
+    }
+    for lit in code::BUILTIN_MARKERS
+        .iter()
+        .copied()
+        .chain(code_markers.iter().map(|m| m.trim()))
+        .filter(|m| !m.is_empty())
+    {
+        add(lit, Trigger::CodeMarker);
+    }
+    for (i, &(word, _, _)) in anchors::WORDS.iter().enumerate() {
+        add(word, Trigger::Context(i));
+    }
+    (literals, meaning)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// Texts made of the trigger literals, halves of them, their neighbours
+    /// in prose, any case: the laned search must find exactly what
+    /// aho-corasick's own overlapping search finds over the same literals
+    /// (a missed trigger is a missed secret).
+    fn pieces() -> Vec<String> {
+        let (lits, _) = literals(&[]);
+        let mut w: Vec<String> = lits.iter().map(|l| l.to_string()).collect();
+        w.extend(
+            lits.iter()
+                .filter(|l| l.len() > 3)
+                .map(|l| l[..l.len() / 2].to_owned()),
+        );
+        w.extend([" ", "the ", "=", "_", "\n", "x", "0", "é"].map(String::from));
+        w
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        #[test]
+        fn the_laned_pass_finds_every_trigger_the_automaton_finds(
+            picks in proptest::collection::vec((any::<prop::sample::Index>(), any::<bool>()), 0..600)
+        ) {
+            let w = pieces();
+            let text: String = picks
+                .iter()
+                .map(|(i, upper)| {
+                    let s = i.get(&w);
+                    if *upper { s.to_ascii_uppercase() } else { s.clone() }
+                })
+                .collect();
+            let (lits, meaning) = literals(&[]);
+            let reference = aho_corasick::AhoCorasick::builder()
+                .ascii_case_insensitive(true)
+                .build(&lits)
+                .expect("build");
+            let want: Vec<Hit> = reference
+                .find_overlapping_iter(&text)
+                .map(|m| Hit { trigger: meaning[m.pattern().as_usize()], start: m.start(), end: m.end() })
+                .collect();
+            let mut got = Vec::new();
+            Triggers::new(&[]).find(&text, &mut got);
+            prop_assert_eq!(got, want);
+        }
+    }
 
     #[test]
     fn finds_overlapping_literals_case_insensitively() {
