@@ -250,14 +250,7 @@ fn write_loop(db: &mut store::Store, rx: &Receiver<Msg>, shared: &Shared, retent
                 if batch.len() >= BATCH_MAX {
                     break;
                 }
-                next = match rx.try_recv() {
-                    Ok(m) => Some(m),
-                    Err(TryRecvError::Empty) => None,
-                    Err(TryRecvError::Disconnected) => {
-                        closed = true;
-                        None
-                    }
-                };
+                next = try_next(rx, &mut closed);
             }
             shared.queued.store(0, Ordering::Relaxed);
             let left = deadline.saturating_duration_since(Instant::now());
@@ -265,14 +258,7 @@ fn write_loop(db: &mut store::Store, rx: &Receiver<Msg>, shared: &Shared, retent
                 break;
             }
             std::thread::park_timeout(left);
-            next = match rx.try_recv() {
-                Ok(m) => Some(m),
-                Err(TryRecvError::Empty) => None,
-                Err(TryRecvError::Disconnected) => {
-                    closed = true;
-                    None
-                }
-            };
+            next = try_next(rx, &mut closed);
         }
         store_batch(db, &mut batch, shared);
         for w in waiters.drain(..) {
@@ -287,6 +273,18 @@ fn write_loop(db: &mut store::Store, rx: &Receiver<Msg>, shared: &Shared, retent
             if let Err(e) = db.prune_before(cutoff) {
                 tracing::warn!(error = %e, "audit: pruning old records failed");
             }
+        }
+    }
+}
+
+/// The next queued message, if any; sets `closed` once every sender is gone.
+fn try_next(rx: &Receiver<Msg>, closed: &mut bool) -> Option<Msg> {
+    match rx.try_recv() {
+        Ok(m) => Some(m),
+        Err(TryRecvError::Empty) => None,
+        Err(TryRecvError::Disconnected) => {
+            *closed = true;
+            None
         }
     }
 }

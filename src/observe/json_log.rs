@@ -227,32 +227,11 @@ fn timestamp(w: &mut impl Write, now: SystemTime) -> fmt::Result {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::{Arc, Mutex};
-    use tracing_subscriber::layer::SubscriberExt;
 
-    #[derive(Clone, Default)]
-    struct Buf(Arc<Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Buf {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().expect("lock").extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
+    /// What `f` logs through the JSON subscriber airlock installs
+    /// (everything down to `trace`), one parsed object per line.
     fn lines(f: impl FnOnce()) -> Vec<serde_json::Value> {
-        let buf = Buf::default();
-        let out = buf.clone();
-        let layer = tracing_subscriber::fmt::layer()
-            .event_format(JsonLines)
-            .fmt_fields(JsonFields)
-            .with_writer(move || out.clone());
-        let sub = tracing_subscriber::registry().with(layer);
-        tracing::subscriber::with_default(sub, f);
-        let text = String::from_utf8(buf.0.lock().expect("lock").clone()).expect("utf-8");
+        let text = crate::observe::logging::tests::logged("trace", f);
         text.lines()
             .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
             .collect()

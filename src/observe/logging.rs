@@ -1,9 +1,9 @@
 //! Log output: JSON lines by default (one object per event, the request
-//! span's fields under `span`; see [`super::json_log`]), or human-readable lines (`pretty`). The
-//! filter is `AIRLOCK_LOG` (default `info`) with the HTTP, TLS and Redis
-//! crates capped at `info`, since their debug output can carry header or
-//! body bytes. `main` installs [`subscriber`]; tests install the same one
-//! with their own writer.
+//! span's fields under `span`; see [`super::json_log`]), or human-readable
+//! lines (`pretty`). The filter is `AIRLOCK_LOG` (default `info`) with
+//! the HTTP, TLS and Redis crates capped at `info`, since their debug
+//! output can carry header or body bytes. `main` installs [`subscriber`];
+//! tests install the same one with their own writer.
 
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::fmt::MakeWriter;
@@ -123,7 +123,7 @@ where
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     #[test]
@@ -158,7 +158,8 @@ mod tests {
         }
     }
 
-    fn logged(spec: &str, f: impl FnOnce()) -> String {
+    /// What `f` logs through the JSON subscriber for `spec`.
+    pub(crate) fn logged(spec: &str, f: impl FnOnce()) -> String {
         let buf = Buf::default();
         let out = buf.clone();
         let sub = subscriber(LogFormat::Json, spec, move || out.clone(), false, None);

@@ -213,10 +213,7 @@ async fn environment_proxies_are_not_used_for_backends() {
             seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         }
     });
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
+    let port = crate::free_port();
     let dir = tempfile::tempdir().expect("tmp");
     let config = write(
         &dir,

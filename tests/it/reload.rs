@@ -174,10 +174,7 @@ async fn without_keys_a_loopback_client_may_reload() {
 #[tokio::test(flavor = "multi_thread")]
 async fn sighup_reloads_the_binary() {
     let w = World::new().await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
+    let port = crate::free_port();
     let dir = tempfile::tempdir().expect("tmp");
     let path = dir.path().join("airlock.toml");
     let with_listen = |pool: &str| {

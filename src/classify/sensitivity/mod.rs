@@ -452,7 +452,6 @@ impl Scanner {
     }
 }
 
-/// Runs the weak-identifier detectors next to each of their context words.
 /// Whether `b` holds an ASCII digit. Blocks of 64 bytes are tested whole,
 /// which the compiler turns into vector compares (a plain `any` stops at
 /// each byte and cannot be).
@@ -465,6 +464,7 @@ fn has_digit(b: &[u8]) -> bool {
     blocks.any(digit) || digit(blocks.remainder())
 }
 
+/// Runs the weak-identifier detectors next to each of their context words.
 fn scan_anchored(text: &str, anchors: &Anchors, found: &mut Vec<Match>) {
     for a in anchors.iter() {
         match a.family {
