@@ -6,28 +6,10 @@
 use super::chunkings;
 use crate::providers::bedrock::eventstream::{self as es, Decoder};
 use crate::providers::ndjson::NdjsonSplitter;
-use crate::providers::sse::{FrameError, SseDecoder, SseEvent, StreamEnd};
+use crate::providers::sse::{FrameError, SseEvent, StreamEnd};
 use bytes::Bytes;
 
-type SseOutcome = (Vec<SseEvent>, Option<FrameError>, StreamEnd, u64);
-
-fn decode_sse(chunks: &[&[u8]], max: usize) -> SseOutcome {
-    let mut dec = SseDecoder::new(max);
-    let mut events = Vec::new();
-    let mut error = None;
-    for chunk in chunks {
-        let result = dec.push(chunk);
-        while let Some(ev) = dec.next_event() {
-            events.push(ev);
-        }
-        if let Err(err) = result {
-            error = Some(err);
-            break;
-        }
-    }
-    let comments = dec.comments();
-    (events, error, dec.finish(), comments)
-}
+use crate::providers::sse::decode_all as decode_sse;
 
 /// The SSE decoder.
 pub fn sse(data: &[u8]) {

@@ -266,6 +266,32 @@ impl SseDecoder {
     }
 }
 
+/// What a whole decode produced: events, the error if any, how it ended
+/// and how many comments were seen.
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) type Outcome = (Vec<SseEvent>, Option<FrameError>, StreamEnd, u64);
+
+/// Decodes `chunks` in order with a decoder for events of at most `max`
+/// bytes, stopping at the first framing error (tests and fuzz targets).
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) fn decode_all(chunks: &[&[u8]], max: usize) -> Outcome {
+    let mut dec = SseDecoder::new(max);
+    let mut events = Vec::new();
+    let mut error = None;
+    for chunk in chunks {
+        let result = dec.push(chunk);
+        while let Some(ev) = dec.next_event() {
+            events.push(ev);
+        }
+        if let Err(err) = result {
+            error = Some(err);
+            break;
+        }
+    }
+    let comments = dec.comments();
+    (events, error, dec.finish(), comments)
+}
+
 #[cfg(test)]
 #[path = "sse_tests.rs"]
 mod tests;

@@ -9,27 +9,7 @@ const MIXED: &[u8] = include_bytes!(concat!(
     "/tests/fixtures/sse/mixed_endings.sse"
 ));
 
-/// What a whole decode produced: events, the error if any, how it ended and
-/// how many comments were seen.
-type Outcome = (Vec<SseEvent>, Option<FrameError>, StreamEnd, u64);
-
-fn decode(chunks: &[&[u8]], max: usize) -> Outcome {
-    let mut dec = SseDecoder::new(max);
-    let mut events = Vec::new();
-    let mut error = None;
-    for chunk in chunks {
-        let result = dec.push(chunk);
-        while let Some(ev) = dec.next_event() {
-            events.push(ev);
-        }
-        if let Err(err) = result {
-            error = Some(err);
-            break;
-        }
-    }
-    let comments = dec.comments();
-    (events, error, dec.finish(), comments)
-}
+use super::{Outcome, decode_all as decode};
 
 fn ev(event: Option<&str>, data: &str, id: Option<&str>) -> SseEvent {
     SseEvent {
