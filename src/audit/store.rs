@@ -48,7 +48,15 @@ pub enum Verdict {
 }
 
 pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    // Two digits a byte from a table: each row writes three of these, and
+    // a `format!` per byte was a fifth of the audit thread's time.
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(2 * bytes.len());
+    for &b in bytes {
+        s.push(char::from(DIGITS[usize::from(b >> 4)]));
+        s.push(char::from(DIGITS[usize::from(b & 15)]));
+    }
+    s
 }
 
 fn unhex(s: &str) -> Option<[u8; 32]> {
@@ -308,5 +316,22 @@ impl Store {
     #[cfg(test)]
     pub(crate) fn conn_for_test(&self) -> &Connection {
         &self.conn
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{hex, unhex};
+
+    #[test]
+    fn hex_is_two_lower_case_digits_a_byte_and_unhex_reads_it_back() {
+        assert_eq!(hex(&[0x00, 0x0f, 0xa5, 0xff, 0x10]), "000fa5ff10");
+        let bytes: [u8; 32] = std::array::from_fn(|i| (i as u8).wrapping_mul(37));
+        let h = hex(&bytes);
+        assert_eq!(
+            h,
+            bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
+        );
+        assert_eq!(unhex(&h), Some(bytes));
     }
 }
