@@ -16,9 +16,10 @@
 //!
 //! Must not: change which matches are found; only how fast.
 
-use aho_corasick::automaton::Automaton;
+use aho_corasick::automaton::{Automaton, StateID};
 use aho_corasick::dfa::DFA;
-use aho_corasick::{Anchored, MatchKind, PatternID};
+use aho_corasick::{Anchored, MatchKind};
+use std::collections::HashMap;
 
 /// Shorter texts are searched in one pass: the setup is not worth it.
 /// Short is relative to the longest pattern, which each lane after the
@@ -30,10 +31,31 @@ const N: usize = 4;
 const _: () = assert!(N == 4, "the search loop steps four lanes by name");
 
 /// An overlapping-match DFA, ASCII case ignored, for [`Lanes::each`].
+///
+/// Its tables are read out of an aho-corasick DFA once, at build, so that
+/// a step is two loads: the byte's column (case folding included) and the
+/// next state. Stepping aho-corasick's DFA through its `Automaton` trait
+/// took three (fold, its byte class, the transition) plus a check for its
+/// special states; here match states are numbered first, so "is this a
+/// match" is one compare.
 pub struct Lanes {
-    dfa: DFA,
-    /// What each byte is read as: ASCII letters lower-cased, else itself.
-    fold: [u8; 256],
+    /// The column each byte is read in: bytes that lead every state to the
+    /// same place (an upper-case letter and its lower case among them)
+    /// share one.
+    class: [u8; 256],
+    /// `trans[state + class]` is the next state. A state is its row's
+    /// offset (its index times the number of columns).
+    trans: Vec<u32>,
+    /// Columns: the distance between two states.
+    stride: usize,
+    start: u32,
+    /// States below this one are match states.
+    matching: u32,
+    /// The patterns the match state with index `i` reports are
+    /// `reports[first[i]..first[i + 1]]`, as (pattern, length).
+    first: Vec<u32>,
+    reports: Vec<(u32, u32)>,
+    max_len: usize,
 }
 
 impl Lanes {
@@ -42,9 +64,9 @@ impl Lanes {
     pub fn new<P: AsRef<[u8]>>(patterns: &[P]) -> Result<Lanes, aho_corasick::BuildError> {
         // Case is ignored by lower-casing the patterns and every byte read,
         // not by the automaton's own option: that gives upper and lower
-        // case letters separate byte classes, which doubles the DFA's
-        // table (1.6 MB for the cue phrases), and a search that misses the
-        // cache on most steps. Folded, the tables are about half the size.
+        // case letters separate columns, which doubles the table (1.6 MB
+        // for the cue phrases), and a search that misses the cache on
+        // most steps.
         let fold: [u8; 256] = std::array::from_fn(|b| (b as u8).to_ascii_lowercase());
         let folded: Vec<Vec<u8>> = patterns
             .iter()
@@ -52,32 +74,119 @@ impl Lanes {
             .collect();
         let dfa = DFA::builder()
             .match_kind(MatchKind::Standard)
-            // The laned loop never consults a prefilter; without one, only
-            // match (and dead) states are special.
             .prefilter(false)
             .build(&folded)?;
-        Ok(Lanes { dfa, fold })
+        Ok(Lanes::read_out(&dfa, &fold))
+    }
+
+    /// Every state reachable from the unanchored start, on folded bytes,
+    /// with its transitions, columns merged and match states first.
+    fn read_out(dfa: &DFA, fold: &[u8; 256]) -> Lanes {
+        let start = dfa
+            .start_state(Anchored::No)
+            .expect("a DFA built with default start kinds has an unanchored start");
+        // The bytes a search can ask about: every byte, case folded.
+        let mut bytes: Vec<u8> = fold.to_vec();
+        bytes.sort_unstable();
+        bytes.dedup();
+        // Breadth first: `next[i * bytes.len() + j]` is where state `i`
+        // goes on `bytes[j]`.
+        let mut index: HashMap<StateID, u32> = HashMap::from([(start, 0)]);
+        let mut states = vec![start];
+        let mut next: Vec<u32> = Vec::new();
+        let mut i = 0;
+        while i < states.len() {
+            let sid = states[i];
+            for &b in &bytes {
+                let to = dfa.next_state(Anchored::No, sid, b);
+                let n = u32::try_from(states.len()).expect("fewer than 2^32 states");
+                next.push(*index.entry(to).or_insert_with(|| {
+                    states.push(to);
+                    n
+                }));
+            }
+            i += 1;
+        }
+        // Bytes whose transitions agree in every state share a column.
+        let rows = states.len();
+        let mut column_of: HashMap<Vec<u32>, u8> = HashMap::new();
+        let mut column = [0u8; 256];
+        let mut reps: Vec<usize> = Vec::new();
+        for (j, &b) in bytes.iter().enumerate() {
+            let col: Vec<u32> = (0..rows).map(|i| next[i * bytes.len() + j]).collect();
+            let n = column_of.len();
+            column[usize::from(b)] = *column_of.entry(col).or_insert_with(|| {
+                reps.push(j);
+                u8::try_from(n).expect("at most 256 distinct bytes")
+            });
+        }
+        let class: [u8; 256] = std::array::from_fn(|b| column[usize::from(fold[b])]);
+        // Match states first, so that a match is `state < matching`.
+        let is_match: Vec<bool> = states.iter().map(|&s| dfa.is_match(s)).collect();
+        let mut order: Vec<usize> = (0..rows).collect();
+        order.sort_by_key(|&i| !is_match[i]);
+        let mut renamed = vec![0u32; rows];
+        for (new, &old) in order.iter().enumerate() {
+            renamed[old] = u32::try_from(new).expect("fewer than 2^32 states");
+        }
+        let stride = reps.len();
+        let offset = |i: u32| {
+            u32::try_from(i as usize * stride).expect("the table is smaller than 2^32 entries")
+        };
+        let mut trans = Vec::with_capacity(rows * stride);
+        let mut first = vec![0u32];
+        let mut reports = Vec::new();
+        for &old in &order {
+            trans.extend(
+                reps.iter()
+                    .map(|&j| offset(renamed[next[old * bytes.len() + j] as usize])),
+            );
+            if is_match[old] {
+                let sid = states[old];
+                for k in 0..dfa.match_len(sid) {
+                    let pid = dfa.match_pattern(sid, k);
+                    let len = u32::try_from(dfa.pattern_len(pid)).expect("short patterns");
+                    reports.push((pid.as_u32(), len));
+                }
+                first.push(u32::try_from(reports.len()).expect("fewer than 2^32 reports"));
+            }
+        }
+        let matching = offset(u32::try_from(first.len() - 1).expect("counted above"));
+        Lanes {
+            class,
+            trans,
+            stride,
+            start: offset(renamed[0]),
+            matching,
+            first,
+            reports,
+            max_len: dfa.max_pattern_len(),
+        }
+    }
+
+    /// The patterns match state `sid` reports, as (pattern, length).
+    fn reported(&self, sid: usize) -> &[(u32, u32)] {
+        let i = sid / self.stride;
+        &self.reports[self.first[i] as usize..self.first[i + 1] as usize]
     }
 
     /// Calls `f(pattern, start, end)` for every match in `hay`, overlapping
     /// ones included, ordered by end offset.
     pub fn each(&self, hay: &[u8], mut f: impl FnMut(usize, usize, usize)) {
-        let dfa = &self.dfa;
-        let fold = &self.fold;
-        let Ok(start) = dfa.start_state(Anchored::No) else {
-            return;
-        };
-        let mut report = |sid, end: usize| {
-            for i in 0..dfa.match_len(sid) {
-                let pid = dfa.match_pattern(sid, i);
-                f(pid.as_usize(), end - dfa.pattern_len(pid), end);
+        let trans = &self.trans[..];
+        let class = &self.class;
+        let matching = self.matching;
+        let step = |sid: u32, b: u8| trans[sid as usize + usize::from(class[usize::from(b)])];
+        let mut report = |sid: u32, end: usize| {
+            for &(pid, len) in self.reported(sid as usize) {
+                f(pid as usize, end - len as usize, end);
             }
         };
-        if hay.len() < MIN_LANED.max(8 * dfa.max_pattern_len()) {
-            let mut sid = start;
+        if hay.len() < MIN_LANED.max(8 * self.max_len) {
+            let mut sid = self.start;
             for (at, &b) in hay.iter().enumerate() {
-                sid = dfa.next_state(Anchored::No, sid, fold[usize::from(b)]);
-                if dfa.is_special(sid) && dfa.is_match(sid) {
+                sid = step(sid, b);
+                if sid < matching {
                     report(sid, at + 1);
                 }
             }
@@ -87,20 +196,18 @@ impl Lanes {
         // from `back` bytes before lo[k] (lane 0 from the start).
         let n = hay.len();
         let seg = n.div_ceil(N);
-        let back = dfa.max_pattern_len().saturating_sub(1);
+        let back = self.max_len.saturating_sub(1);
         let lo: [usize; N] = std::array::from_fn(|k| (k * seg).min(n));
         let hi: [usize; N] = std::array::from_fn(|k| ((k + 1) * seg).min(n));
         let from = lo.map(|l| l.saturating_sub(back));
         let steps = (0..N).map(|k| hi[k] - from[k]).min().unwrap_or(0);
-        let mut found: [Vec<(usize, PatternID)>; N] = std::array::from_fn(|_| Vec::new());
-        let mut keep = |k: usize, sid, end: usize| {
+        let mut found: [Vec<(usize, u32)>; N] = std::array::from_fn(|_| Vec::new());
+        let mut keep = |k: usize, sid: u32, end: usize| {
             if end > lo[k] {
-                for i in 0..dfa.match_len(sid) {
-                    found[k].push((end, dfa.match_pattern(sid, i)));
-                }
+                found[k].push((end, sid));
             }
         };
-        let mut sid = [start; N];
+        let mut sid = [self.start; N];
         let lane = |k: usize| &hay[from[k]..from[k] + steps];
         for (i, (((&b0, &b1), &b2), &b3)) in lane(0)
             .iter()
@@ -109,17 +216,14 @@ impl Lanes {
             .zip(lane(3))
             .enumerate()
         {
-            sid[0] = dfa.next_state(Anchored::No, sid[0], fold[usize::from(b0)]);
-            sid[1] = dfa.next_state(Anchored::No, sid[1], fold[usize::from(b1)]);
-            sid[2] = dfa.next_state(Anchored::No, sid[2], fold[usize::from(b2)]);
-            sid[3] = dfa.next_state(Anchored::No, sid[3], fold[usize::from(b3)]);
-            if dfa.is_special(sid[0])
-                | dfa.is_special(sid[1])
-                | dfa.is_special(sid[2])
-                | dfa.is_special(sid[3])
+            sid[0] = step(sid[0], b0);
+            sid[1] = step(sid[1], b1);
+            sid[2] = step(sid[2], b2);
+            sid[3] = step(sid[3], b3);
+            if (sid[0] < matching) | (sid[1] < matching) | (sid[2] < matching) | (sid[3] < matching)
             {
                 for (k, &s) in sid.iter().enumerate() {
-                    if dfa.is_match(s) {
+                    if s < matching {
                         keep(k, s, from[k] + i + 1);
                     }
                 }
@@ -129,19 +233,18 @@ impl Lanes {
         for (k, s) in sid.iter_mut().enumerate() {
             let rest = from[k] + steps;
             for (at, &b) in hay[rest..hi[k]].iter().enumerate() {
-                *s = dfa.next_state(Anchored::No, *s, fold[usize::from(b)]);
-                if dfa.is_special(*s) && dfa.is_match(*s) {
+                *s = step(*s, b);
+                if *s < matching {
                     keep(k, *s, rest + at + 1);
                 }
             }
         }
         for lane in found {
-            for (end, pid) in lane {
-                f(pid.as_usize(), end - dfa.pattern_len(pid), end);
+            for (end, sid) in lane {
+                report(sid, end);
             }
         }
     }
-
     /// Calls `f(pattern, start, end)` for the matches leftmost-longest
     /// semantics pick (`MatchKind::LeftmostLongest`): from the start, the
     /// match that starts first, the longest of those (the first pattern
