@@ -89,38 +89,44 @@ impl Lanes {
         let mut bytes: Vec<u8> = fold.to_vec();
         bytes.sort_unstable();
         bytes.dedup();
-        // Breadth first: `next[i * bytes.len() + j]` is where state `i`
-        // goes on `bytes[j]`.
+        // Breadth first over the states; on the way, bytes are split into
+        // columns: two bytes share one while they have led every state seen
+        // so far to the same place (the columns are refined row by row, so
+        // no table of all transitions is kept: it was megabytes for the cue
+        // phrases, and the allocator kept them as resident memory).
         let mut index: HashMap<StateID, u32> = HashMap::from([(start, 0)]);
         let mut states = vec![start];
-        let mut next: Vec<u32> = Vec::new();
+        let mut column = vec![0u32; bytes.len()];
+        let mut split: HashMap<(u32, u32), u32> = HashMap::new();
         let mut i = 0;
         while i < states.len() {
             let sid = states[i];
-            for &b in &bytes {
+            split.clear();
+            for (j, &b) in bytes.iter().enumerate() {
                 let to = dfa.next_state(Anchored::No, sid, b);
                 let n = u32::try_from(states.len()).expect("fewer than 2^32 states");
-                next.push(*index.entry(to).or_insert_with(|| {
+                let to = *index.entry(to).or_insert_with(|| {
                     states.push(to);
                     n
-                }));
+                });
+                let k = u32::try_from(split.len()).expect("at most 256 bytes");
+                column[j] = *split.entry((column[j], to)).or_insert(k);
             }
             i += 1;
         }
-        // Bytes whose transitions agree in every state share a column.
-        let rows = states.len();
-        let mut column_of: HashMap<Vec<u32>, u8> = HashMap::new();
-        let mut column = [0u8; 256];
-        let mut reps: Vec<usize> = Vec::new();
+        // One representative byte per column.
+        let mut reps: Vec<u8> = Vec::new();
+        let mut numbered: HashMap<u32, u8> = HashMap::new();
+        let mut class_of_folded = [0u8; 256];
         for (j, &b) in bytes.iter().enumerate() {
-            let col: Vec<u32> = (0..rows).map(|i| next[i * bytes.len() + j]).collect();
-            let n = column_of.len();
-            column[usize::from(b)] = *column_of.entry(col).or_insert_with(|| {
-                reps.push(j);
-                u8::try_from(n).expect("at most 256 distinct bytes")
+            let n = u8::try_from(numbered.len()).expect("at most 256 columns");
+            class_of_folded[usize::from(b)] = *numbered.entry(column[j]).or_insert_with(|| {
+                reps.push(b);
+                n
             });
         }
-        let class: [u8; 256] = std::array::from_fn(|b| column[usize::from(fold[b])]);
+        let class: [u8; 256] = std::array::from_fn(|b| class_of_folded[usize::from(fold[b])]);
+        let rows = states.len();
         // Match states first, so that a match is `state < matching`.
         let is_match: Vec<bool> = states.iter().map(|&s| dfa.is_match(s)).collect();
         let mut order: Vec<usize> = (0..rows).collect();
@@ -137,12 +143,12 @@ impl Lanes {
         let mut first = vec![0u32];
         let mut reports = Vec::new();
         for &old in &order {
-            trans.extend(
-                reps.iter()
-                    .map(|&j| offset(renamed[next[old * bytes.len() + j] as usize])),
-            );
+            let sid = states[old];
+            trans.extend(reps.iter().map(|&b| {
+                let to = dfa.next_state(Anchored::No, sid, b);
+                offset(renamed[index[&to] as usize])
+            }));
             if is_match[old] {
-                let sid = states[old];
                 for k in 0..dfa.match_len(sid) {
                     let pid = dfa.match_pattern(sid, k);
                     let len = u32::try_from(dfa.pattern_len(pid)).expect("short patterns");
