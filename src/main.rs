@@ -540,6 +540,8 @@ fn serve(path: &std::path::Path, log_format: &str) -> anyhow::Result<()> {
 struct Telemetry {
     #[cfg(feature = "otel")]
     provider: Option<opentelemetry_sdk::trace::SdkTracerProvider>,
+    /// The log lines not yet written (see `observe::log_buffer`).
+    logs: airlock::observe::log_buffer::LogBuffer,
 }
 
 impl Drop for Telemetry {
@@ -548,15 +550,28 @@ impl Drop for Telemetry {
         if let Some(p) = self.provider.take() {
             let _ = p.shutdown();
         }
+        self.logs.flush();
     }
 }
 
 fn init_tracing(format: &str) -> anyhow::Result<Telemetry> {
+    use airlock::observe::log_buffer;
     use airlock::observe::logging::{self, LogFormat};
     let format = LogFormat::parse(format).unwrap_or_default();
     let spec = std::env::var("AIRLOCK_LOG").unwrap_or_default();
     // Colours only on a terminal: log files and collectors get plain text.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let interval =
+        log_buffer::interval_from_env(std::env::var("AIRLOCK_LOG_FLUSH_MS").ok().as_deref())
+            .map_err(anyhow::Error::msg)?;
+    let logs = log_buffer::LogBuffer::new(Box::new(std::io::stderr()), interval);
+    // A panic's message (the default hook's) comes after the lines before it.
+    let on_panic = logs.clone();
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        on_panic.flush();
+        default_hook(info);
+    }));
     #[cfg(feature = "otel")]
     let (extra, telemetry) = if airlock::observe::otel::wanted() {
         let (layer, provider) = airlock::observe::otel::layer().map_err(anyhow::Error::msg)?;
@@ -564,14 +579,21 @@ fn init_tracing(format: &str) -> anyhow::Result<Telemetry> {
             Some(layer),
             Telemetry {
                 provider: Some(provider),
+                logs: logs.clone(),
             },
         )
     } else {
-        (None, Telemetry { provider: None })
+        (
+            None,
+            Telemetry {
+                provider: None,
+                logs: logs.clone(),
+            },
+        )
     };
     #[cfg(not(feature = "otel"))]
-    let (extra, telemetry) = (None, Telemetry {});
-    let subscriber = logging::subscriber(format, &spec, std::io::stderr, ansi, extra);
+    let (extra, telemetry) = (None, Telemetry { logs: logs.clone() });
+    let subscriber = logging::subscriber(format, &spec, logs, ansi, extra);
     tracing::subscriber::set_global_default(subscriber)
         .context("cannot install the log subscriber")?;
     Ok(telemetry)

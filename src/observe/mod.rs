@@ -10,6 +10,7 @@
 //! block the request path (sinks must queue, not do I/O inline).
 
 mod json_log;
+pub mod log_buffer;
 pub mod logging;
 pub mod metrics;
 #[cfg(feature = "otel")]

@@ -162,7 +162,10 @@ async fn a_rule_may_opt_in_to_keep_its_text() {
 
 /// SIGTERM right after a burst: the writer gathers rows for up to
 /// `BATCH_WAIT` before storing them, so shutdown must store what is
-/// queued. Every answered request is in the database after the exit.
+/// queued. Every answered request is in the database after the exit,
+/// and its log line in the log (lines are gathered for
+/// `AIRLOCK_LOG_FLUSH_MS`, here longer than the test, so only the flush
+/// at exit can write them).
 #[tokio::test(flavor = "multi_thread")]
 async fn rows_still_queued_at_sigterm_are_stored() {
     let w = World::new().await;
@@ -170,6 +173,7 @@ async fn rows_still_queued_at_sigterm_are_stored() {
     let dir = tempfile::tempdir().expect("tmp");
     let db = dir.path().join("audit.sqlite");
     let config = dir.path().join("airlock.toml");
+    let log = dir.path().join("airlock.log");
     std::fs::write(
         &config,
         w.toml(&format!(
@@ -183,9 +187,11 @@ async fn rows_still_queued_at_sigterm_are_stored() {
             .args(["serve", "--config"])
             .arg(&config)
             .env("CLOUD_KEY", "sk-test")
+            .env("AIRLOCK_LOG", "info")
+            .env("AIRLOCK_LOG_FLUSH_MS", "10000")
             .env_remove("AIRLOCK_CONFIG")
             .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log file"))
             .spawn()
             .expect("spawn"),
     );
@@ -234,4 +240,10 @@ async fn rows_still_queued_at_sigterm_are_stored() {
         s.verify().expect("verify"),
         Verdict::Intact { .. }
     ));
+    let logged = std::fs::read_to_string(&log).expect("read log");
+    let lines = logged
+        .lines()
+        .filter(|l| l.contains("\"message\":\"request\""))
+        .count();
+    assert_eq!(lines, answered, "{logged}");
 }
