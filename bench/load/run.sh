@@ -41,9 +41,9 @@ if [[ $peers == 1 && $mode == short ]]; then
   exit 2
 fi
 
-# Everything is loopback; no proxy may sit in between.
-unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
-export NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost
+me=run.sh
+# shellcheck source=../lib.sh
+source "$root/bench/lib.sh"
 
 t_start=$(date +%s.%N)
 if [[ $build == 1 ]]; then
@@ -96,33 +96,11 @@ trap 'exit 130' INT TERM
 
 emit() { printf '%s\n' "$1" >>"$raw"; }
 
-# Starts a fake upstream; its first stdout line is its address.
-# Sets the variables named by $1 (address) and $2 (pid).
-start_upstream() {
-  local -n addr_ref=$1 pid_ref=$2
-  shift 2
-  local name="$tmp/upstream-$RANDOM"
-  "$ex/fake_upstream" --port 0 "$@" >"$name.out" 2>"$name.err" &
-  pid_ref=$!
-  pids+=("$pid_ref")
-  local i
-  for i in $(seq 100); do
-    if [[ -s $name.out ]]; then
-      addr_ref=$(head -n 1 "$name.out")
-      return 0
-    fi
-    sleep 0.05
-  done
-  echo "run.sh: fake upstream did not start" >&2
-  cat "$name.err" >&2
-  exit 1
-}
-
 # Streamed answers: 8 content chunks, 2 ms apart.
 start_upstream fast_addr fast_pid --chunks 8 --chunk-delay-ms 2 --models fake-fast
 start_upstream slow_addr slow_pid --response-delay-ms 20 --models fake-slow
 
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_port)
 cat >"$tmp/airlock.toml" <<EOF
 [server]
 listen = "127.0.0.1:$port"
@@ -156,20 +134,7 @@ EOF
 AIRLOCK_LOG="${AIRLOCK_LOG:-info}" "$bin" serve --config "$tmp/airlock.toml" 2>"$tmp/airlock.log" &
 apid=$!
 pids+=("$apid")
-ready=0
-for i in $(seq 200); do
-  if python3 -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:$port/healthz', timeout=1)" 2>/dev/null; then
-    ready=1
-    break
-  fi
-  kill -0 "$apid" 2>/dev/null || break
-  sleep 0.05
-done
-if [[ $ready != 1 ]]; then
-  echo "run.sh: airlock did not become healthy; its log:" >&2
-  tail -n 30 "$tmp/airlock.log" >&2
-  exit 1
-fi
+wait_healthy "$apid" "$port" "$tmp/airlock.log"
 
 direct_fast="http://$fast_addr/v1/chat/completions"
 direct_slow="http://$slow_addr/v1/chat/completions"
@@ -185,7 +150,7 @@ peer_seq=()
 peer_tput=()
 ll_version=
 if [[ $peers == 1 ]]; then
-  ll_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  ll_port=$(free_port)
   mkdir -p "$tmp/litellm-home"
   cat >"$tmp/litellm.yaml" <<EOF
 model_list:

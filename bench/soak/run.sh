@@ -39,9 +39,9 @@ while (($#)); do
   shift
 done
 
-# Everything is loopback; no proxy may sit in between.
-unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
-export NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost
+me=soak
+# shellcheck source=../lib.sh
+source "$root/bench/lib.sh"
 
 target_dir="${CARGO_TARGET_DIR:-$root/target}"
 if [[ $build == 1 ]]; then
@@ -68,19 +68,11 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # One fake upstream; the model name picks each request's behaviour.
-"$ex/fake_upstream" --port 0 --chunks 8 --chunk-delay-ms 5 --slow-ms 300 \
+start_upstream up up_pid --chunks 8 --chunk-delay-ms 5 --slow-ms 300 \
   --retry-after-ms 50 --reply-bytes 512 --threads 2 \
-  --models soak-fast,soak-slow,soak-error500,soak-error429,soak-broken \
-  >"$tmp/up.out" 2>"$tmp/up.err" &
-pids+=($!)
-up=
-for _ in $(seq 100); do
-  if [[ -s $tmp/up.out ]]; then up=$(head -n 1 "$tmp/up.out"); break; fi
-  sleep 0.05
-done
-[[ -n $up ]] || { echo "soak: fake upstream did not start" >&2; cat "$tmp/up.err" >&2; exit 1; }
+  --models soak-fast,soak-slow,soak-error500,soak-error429,soak-broken
 
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_port)
 # One backend per behaviour (all on the same fake), so a failing one's
 # circuit opens on its own and the good backend's never does. Retries and
 # circuit breaking are on, as shipped, with shorter waits.
@@ -141,20 +133,7 @@ log="$out/soak-$stamp.log"
 AIRLOCK_LOG="${AIRLOCK_LOG:-warn}" "$bin" serve --config "$tmp/airlock.toml" 2>"$log" &
 apid=$!
 pids+=("$apid")
-ready=0
-for _ in $(seq 200); do
-  if python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$port/healthz', timeout=1)" 2>/dev/null; then
-    ready=1
-    break
-  fi
-  kill -0 "$apid" 2>/dev/null || break
-  sleep 0.05
-done
-if [[ $ready != 1 ]]; then
-  echo "soak: airlock did not become healthy; its log:" >&2
-  tail -n 30 "$log" >&2
-  exit 1
-fi
+wait_healthy "$apid" "$port" "$log"
 
 report="$out/soak-$stamp.json"
 echo "soak: ${duration}s at ${rate} req/s, mix $mix; airlock pid $apid on 127.0.0.1:$port; upstream $up; $(nproc) CPUs" >&2
