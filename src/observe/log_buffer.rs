@@ -11,9 +11,10 @@
 //! process killed outright loses at most one interval of `info` lines; the
 //! audit database, not the log, is the durable record.
 //!
-//! Must not: drop a line it accepted while the process runs (a failed
-//! write is retried with the next batch, up to `MAX_BYTES`, beyond which
-//! the oldest lines go); block a request on a write it did not cause.
+//! Must not: lose a line while the output takes writes (a failed write
+//! keeps its batch for the next one; only past `MAX_BYTES` of lines that
+//! cannot be written do the oldest whole lines go); block a request on a
+//! write it did not cause.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
@@ -97,9 +98,21 @@ fn write_out(shared: &Shared, mut pending: MutexGuard<'_, Vec<u8>>) {
         let mut kept = batch;
         kept.extend_from_slice(&pending);
         let excess = kept.len().saturating_sub(MAX_BYTES);
-        kept.drain(..excess);
+        drop_oldest(&mut kept, excess);
         *pending = kept;
     }
+}
+
+/// Drops at least `excess` bytes from the front of `buf`, up to the end
+/// of the line they end in, so no half line is left.
+fn drop_oldest(buf: &mut Vec<u8>, excess: usize) {
+    if excess == 0 {
+        return;
+    }
+    // The line that byte `excess - 1` is in goes whole.
+    let from = (excess - 1).min(buf.len());
+    let cut = memchr::memchr(b'\n', &buf[from..]).map_or(buf.len(), |i| from + i + 1);
+    buf.drain(..cut);
 }
 
 /// Kept across failed writes at most (the output is gone or full).
@@ -115,11 +128,9 @@ impl Write for Line<'_> {
     fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
         let mut pending = lock(&self.shared.pending);
         let was_empty = pending.is_empty();
-        if pending.len() + data.len() > MAX_BYTES {
-            // Failed writes have piled up; make room, oldest first.
-            let excess = (pending.len() + data.len() - MAX_BYTES).min(pending.len());
-            pending.drain(..excess);
-        }
+        // Failed writes have piled up: make room, oldest lines first.
+        let excess = (pending.len() + data.len()).saturating_sub(MAX_BYTES);
+        drop_oldest(&mut pending, excess);
         pending.extend_from_slice(data);
         let flusher = self.shared.flusher.get();
         if self.urgent || pending.len() >= FLUSH_BYTES || flusher.is_none() {
@@ -282,6 +293,19 @@ mod tests {
         line(&buf, false, "c\n");
         buf.flush();
         assert_eq!(sink.text(), "a\nb\nc\n");
+    }
+
+    #[test]
+    fn the_oldest_whole_lines_give_way() {
+        let mut buf = b"one\ntwo\nthree\n".to_vec();
+        drop_oldest(&mut buf, 0);
+        assert_eq!(buf, b"one\ntwo\nthree\n");
+        drop_oldest(&mut buf, 2);
+        assert_eq!(buf, b"two\nthree\n", "the rest of the cut line goes too");
+        drop_oldest(&mut buf, 4);
+        assert_eq!(buf, b"three\n");
+        drop_oldest(&mut buf, 100);
+        assert!(buf.is_empty());
     }
 
     #[test]
