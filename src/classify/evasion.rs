@@ -459,10 +459,10 @@ mod tests {
 
     #[test]
     fn base64_runs_match_the_bytewise_scan() {
-        // Runs of every length around the run minimum and the 64-byte
-        // blocks the masks are read in (within one, across one or two
-        // block ends), at every offset in a block, with padding, joined
-        // by spaces, `=` and nothing.
+        // Runs of every length around the run minimum, the 8-byte blocks
+        // and the 32 bytes passed at once (within one, across one or more
+        // block ends), at every offset, with padding, joined by spaces,
+        // `=` and nothing.
         let run = |n: usize| -> String { "aB3+".chars().cycle().take(n).collect() };
         for len in [
             1, 14, 15, 16, 17, 31, 32, 33, 47, 63, 64, 65, 127, 128, 129, 200,
