@@ -270,6 +270,43 @@ impl Lanes {
     }
 }
 
+/// Texts for checking a laned search against aho-corasick's own over the
+/// same patterns (the trigger and cue tests).
+#[cfg(test)]
+pub(crate) mod testing {
+    use proptest::sample::Index;
+
+    /// The patterns, the first half of each longer than three bytes (cut
+    /// at a char boundary), then `extra` (text around them).
+    pub(crate) fn pieces(patterns: &[&str], extra: &[&str]) -> Vec<String> {
+        let mut w: Vec<String> = patterns.iter().map(|p| p.to_string()).collect();
+        w.extend(patterns.iter().filter(|p| p.len() > 3).map(|p| {
+            let mut half = p.len() / 2;
+            while !p.is_char_boundary(half) {
+                half -= 1;
+            }
+            p[..half].to_owned()
+        }));
+        w.extend(extra.iter().map(|e| e.to_string()));
+        w
+    }
+
+    /// The picked pieces joined, each in upper case when its flag says so.
+    pub(crate) fn text(picks: &[(Index, bool)], pieces: &[String]) -> String {
+        picks
+            .iter()
+            .map(|(i, upper)| {
+                let s = i.get(pieces);
+                if *upper {
+                    s.to_ascii_uppercase()
+                } else {
+                    s.clone()
+                }
+            })
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

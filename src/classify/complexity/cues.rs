@@ -385,43 +385,33 @@ mod tests {
 #[cfg(test)]
 mod lanes_equal {
     use super::*;
+    use crate::classify::lanes::testing;
     use aho_corasick::{AhoCorasick, MatchKind};
     use proptest::prelude::*;
+
+    /// The cue phrases without their word-boundary markers.
+    fn phrases() -> Vec<&'static str> {
+        CUES.iter()
+            .map(|(raw, _)| raw.trim_end_matches('*').trim_start_matches('*'))
+            .collect()
+    }
 
     /// The automaton the laned search replaced: leftmost-longest, ASCII
     /// case ignored, over the same phrases.
     fn reference() -> AhoCorasick {
-        let phrases: Vec<&str> = CUES
-            .iter()
-            .map(|(raw, _)| raw.trim_end_matches('*').trim_start_matches('*'))
-            .collect();
         AhoCorasick::builder()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::LeftmostLongest)
-            .build(phrases)
+            .build(phrases())
             .expect("build")
     }
 
     fn words() -> Vec<String> {
-        let mut w: Vec<String> = CUES
-            .iter()
-            .map(|(raw, _)| raw.trim_end_matches('*').trim_start_matches('*').to_owned())
-            .collect();
-        // Pieces of phrases, joins and other text around them.
-        let pieces: Vec<String> = w
-            .iter()
-            .filter(|p| p.len() > 3)
-            .map(|p| {
-                let mut half = p.len() / 2;
-                while !p.is_char_boundary(half) {
-                    half -= 1;
-                }
-                p[..half].to_owned()
-            })
-            .collect();
-        w.extend(pieces);
-        w.extend(["the ", " ", "\n", ". ", "X", "ing", "s", "2 ", "é"].map(String::from));
-        w
+        // Phrases, pieces of them, joins and other text around them.
+        testing::pieces(
+            &phrases(),
+            &["the ", " ", "\n", ". ", "X", "ing", "s", "2 ", "é"],
+        )
     }
 
     proptest! {
@@ -430,14 +420,7 @@ mod lanes_equal {
         fn the_laned_pass_picks_what_a_leftmost_longest_automaton_picks(
             picks in proptest::collection::vec((any::<prop::sample::Index>(), any::<bool>()), 0..800)
         ) {
-            let w = words();
-            let text: String = picks
-                .iter()
-                .map(|(i, upper)| {
-                    let s = i.get(&w);
-                    if *upper { s.to_ascii_uppercase() } else { s.clone() }
-                })
-                .collect();
+            let text = testing::text(&picks, &words());
             let want: Vec<(usize, usize, usize)> = reference()
                 .find_iter(&text)
                 .map(|m| (m.pattern().as_usize(), m.start(), m.end()))

@@ -116,6 +116,7 @@ fn literals<'a>(code_markers: &'a [String]) -> (Vec<&'a str>, Vec<Trigger>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::classify::lanes::testing;
     use proptest::prelude::*;
 
     /// Texts made of the trigger literals, halves of them, their neighbours
@@ -124,14 +125,7 @@ mod tests {
     /// (a missed trigger is a missed secret).
     fn pieces() -> Vec<String> {
         let (lits, _) = literals(&[]);
-        let mut w: Vec<String> = lits.iter().map(|l| l.to_string()).collect();
-        w.extend(
-            lits.iter()
-                .filter(|l| l.len() > 3)
-                .map(|l| l[..l.len() / 2].to_owned()),
-        );
-        w.extend([" ", "the ", "=", "_", "\n", "x", "0", "é"].map(String::from));
-        w
+        testing::pieces(&lits, &[" ", "the ", "=", "_", "\n", "x", "0", "é"])
     }
 
     proptest! {
@@ -140,14 +134,7 @@ mod tests {
         fn the_laned_pass_finds_every_trigger_the_automaton_finds(
             picks in proptest::collection::vec((any::<prop::sample::Index>(), any::<bool>()), 0..600)
         ) {
-            let w = pieces();
-            let text: String = picks
-                .iter()
-                .map(|(i, upper)| {
-                    let s = i.get(&w);
-                    if *upper { s.to_ascii_uppercase() } else { s.clone() }
-                })
-                .collect();
+            let text = testing::text(&picks, &pieces());
             let (lits, meaning) = literals(&[]);
             let reference = aho_corasick::AhoCorasick::builder()
                 .ascii_case_insensitive(true)
