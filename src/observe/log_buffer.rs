@@ -214,6 +214,13 @@ mod tests {
         }
     }
 
+    /// A buffer with `interval` over a sink the test reads.
+    fn buffered(interval: Duration) -> (Sink, LogBuffer) {
+        let sink = Sink::default();
+        let buf = LogBuffer::new(Box::new(sink.clone()), interval);
+        (sink, buf)
+    }
+
     fn line(buf: &LogBuffer, urgent: bool, text: &str) {
         let mut w = Line {
             shared: &buf.shared,
@@ -224,8 +231,7 @@ mod tests {
 
     #[test]
     fn info_lines_wait_for_a_flush_and_keep_their_order() {
-        let sink = Sink::default();
-        let buf = LogBuffer::new(Box::new(sink.clone()), Duration::from_secs(3600));
+        let (sink, buf) = buffered(Duration::from_secs(3600));
         line(&buf, false, "a\n");
         line(&buf, false, "b\n");
         assert_eq!(sink.text(), "", "nothing written before the interval");
@@ -236,8 +242,7 @@ mod tests {
 
     #[test]
     fn a_warning_is_written_at_once_after_the_lines_before_it() {
-        let sink = Sink::default();
-        let buf = LogBuffer::new(Box::new(sink.clone()), Duration::from_secs(3600));
+        let (sink, buf) = buffered(Duration::from_secs(3600));
         line(&buf, false, "info\n");
         line(&buf, true, "warn\n");
         assert_eq!(sink.text(), "info\nwarn\n");
@@ -245,8 +250,7 @@ mod tests {
 
     #[test]
     fn the_interval_writes_the_batch_without_a_flush() {
-        let sink = Sink::default();
-        let buf = LogBuffer::new(Box::new(sink.clone()), Duration::from_millis(20));
+        let (sink, buf) = buffered(Duration::from_millis(20));
         line(&buf, false, "x\n");
         let deadline = Instant::now() + Duration::from_secs(10);
         while sink.text().is_empty() && Instant::now() < deadline {
@@ -263,8 +267,7 @@ mod tests {
 
     #[test]
     fn a_full_buffer_is_written_by_the_line_that_fills_it() {
-        let sink = Sink::default();
-        let buf = LogBuffer::new(Box::new(sink.clone()), Duration::from_secs(3600));
+        let (sink, buf) = buffered(Duration::from_secs(3600));
         let long = "z".repeat(1000) + "\n";
         for _ in 0..FLUSH_BYTES / long.len() + 1 {
             line(&buf, false, &long);
@@ -274,16 +277,14 @@ mod tests {
 
     #[test]
     fn zero_interval_writes_every_line_at_once() {
-        let sink = Sink::default();
-        let buf = LogBuffer::new(Box::new(sink.clone()), Duration::ZERO);
+        let (sink, buf) = buffered(Duration::ZERO);
         line(&buf, false, "a\n");
         assert_eq!(sink.text(), "a\n");
     }
 
     #[test]
     fn a_failed_write_keeps_the_lines_for_the_next_batch() {
-        let sink = Sink::default();
-        let buf = LogBuffer::new(Box::new(sink.clone()), Duration::from_secs(3600));
+        let (sink, buf) = buffered(Duration::from_secs(3600));
         *lock(&sink.broken) = true;
         line(&buf, false, "a\n");
         buf.flush();
